@@ -1,0 +1,175 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Express } from 'express';
+import type { AppConfig, HeraldConfig } from './config/config';
+import { Dispatcher } from './dispatch/dispatcher';
+import { AppRouter } from './dispatch/router';
+import { createHttpApp } from './http/server';
+import { Metrics } from './metrics/metrics';
+import { InflightLimitedPushkin } from './pushkins/limit';
+import type { Pushkin } from './pushkins/pushkin';
+import { MemoryStore } from './store/memory';
+import type { PushStore } from './store/store';
+import { systemClock, type Clock } from './util/clock';
+import { createLogger, type Logger } from './util/log';
+
+export interface GatewayOptions {
+  readonly log?: Logger;
+  readonly metrics?: Metrics;
+  readonly clock?: Clock;
+  readonly store?: PushStore;
+  /** Validate our own responses against our OpenAPI document (tests). */
+  readonly validateResponses?: boolean;
+}
+
+/** The pushkins built from one configuration, and the dispatcher routing over them. */
+interface Generation {
+  readonly pushkins: readonly Pushkin[];
+  readonly dispatcher: Dispatcher;
+}
+
+/** The outbound proxy: the config's `proxy`, else the conventional environment variables. */
+export function resolveProxy(config: HeraldConfig, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return config.proxy ?? env.HTTPS_PROXY ?? env.https_proxy ?? undefined;
+}
+
+/**
+ * The composition root: configuration in, a running gateway out. Owns the HTTP
+ * listeners, the pushkins and the store, and shuts them down in order.
+ */
+export class Gateway {
+  readonly app: Express;
+  readonly log: Logger;
+  readonly metrics: Metrics;
+  private readonly servers: Server[] = [];
+  private current: Generation;
+
+  private constructor(
+    private config: HeraldConfig,
+    generation: Generation,
+    private readonly store: PushStore,
+    private readonly clock: Clock,
+    log: Logger,
+    metrics: Metrics,
+    validateResponses: boolean,
+  ) {
+    this.current = generation;
+    this.log = log;
+    this.metrics = metrics;
+    this.app = createHttpApp({
+      log,
+      metrics,
+      maxBodyBytes: config.http.maxBodyBytes,
+      accessXForwardedFor: config.log.accessXForwardedFor,
+      dispatcher: () => this.current.dispatcher,
+      validateResponses,
+    });
+  }
+
+  static async create(config: HeraldConfig, options: GatewayOptions = {}): Promise<Gateway> {
+    const log = options.log ?? createLogger(config.log.level);
+    const metrics = options.metrics ?? new Metrics({ defaultMetrics: true });
+    const clock = options.clock ?? systemClock;
+    const store =
+      options.store ??
+      new MemoryStore({
+        rejectedTtlSeconds: config.store.rejectedTtlSeconds,
+        rejectedMaxEntries: config.store.rejectedMaxEntries,
+        dedupTtlSeconds: config.store.dedupTtlSeconds,
+        dedupMaxEntries: config.store.dedupMaxEntries,
+      });
+    const generation = await buildGeneration(config, store, clock, log, metrics);
+    return new Gateway(config, generation, store, clock, log, metrics, options.validateResponses ?? false);
+  }
+
+  /** Listens on every `http.bind_addresses` entry; resolves with the bound addresses. */
+  async listen(): Promise<AddressInfo[]> {
+    const addresses: AddressInfo[] = [];
+    for (const host of this.config.http.bindAddresses) {
+      const server = createServer({ keepAliveTimeout: 65_000 }, this.app);
+      // Keep the socket's request timeout above the notify deadline.
+      server.requestTimeout = this.config.http.notifyDeadlineMs + 30_000;
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(this.config.http.port, host, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      this.servers.push(server);
+      addresses.push(server.address() as AddressInfo);
+    }
+    return addresses;
+  }
+
+  /**
+   * Stops accepting connections, lets requests in flight finish for up to `graceMs`,
+   * then closes what is left, the pushkins and the store.
+   */
+  async close(graceMs: number = this.config.http.shutdownGraceMs): Promise<void> {
+    await Promise.all(this.servers.map((server) => closeServer(server, graceMs)));
+    this.servers.length = 0;
+    await closePushkins(this.current.pushkins, this.log);
+    await this.store.close();
+  }
+
+  /**
+   * Swaps in a new configuration's apps. Requests already in flight finish on the old
+   * pushkins, which are closed once they are done; new requests use the new ones.
+   * Listener settings (ports, addresses) need a restart and are kept.
+   */
+  async reload(config: HeraldConfig): Promise<void> {
+    const next = await buildGeneration(config, this.store, this.clock, this.log, this.metrics);
+    const previous = this.current;
+    this.current = next;
+    this.config = { ...config, http: { ...config.http, port: this.config.http.port, bindAddresses: this.config.http.bindAddresses } };
+    // Give requests that took the old dispatcher the whole deadline to finish before closing it.
+    setTimeout(() => void closePushkins(previous.pushkins, this.log), config.http.notifyDeadlineMs + 1_000).unref();
+  }
+}
+
+async function buildGeneration(config: HeraldConfig, store: PushStore, clock: Clock, log: Logger, metrics: Metrics): Promise<Generation> {
+  const pushkins: Pushkin[] = [];
+  try {
+    for (const app of config.apps) pushkins.push(await buildPushkin(app, config, clock, log, metrics));
+  } catch (err) {
+    await closePushkins(pushkins, log);
+    throw err;
+  }
+  const router = new AppRouter<Pushkin>(pushkins.map((pushkin) => [pushkin.name, pushkin] as const));
+  return { pushkins, dispatcher: new Dispatcher(router, store, metrics, clock, config.http.notifyDeadlineMs) };
+}
+
+async function buildPushkin(app: AppConfig, config: HeraldConfig, clock: Clock, log: Logger, metrics: Metrics): Promise<Pushkin> {
+  metrics.registerApp(app.name, app.type);
+  const proxy = resolveProxy(config);
+  const pushkin = await app.pushkinType.create(app.settings, {
+    name: app.name,
+    log: log.child({ pushkin: app.name }),
+    metrics,
+    clock,
+    ...(proxy !== undefined ? { proxy } : {}),
+  });
+  return new InflightLimitedPushkin(pushkin, app.inflightRequestLimit, metrics);
+}
+
+async function closePushkins(pushkins: readonly Pushkin[], log: Logger): Promise<void> {
+  await Promise.all(
+    pushkins.map((pushkin) =>
+      pushkin.close().catch((err: unknown) => log.warn({ err, pushkin: pushkin.name }, 'error closing pushkin')),
+    ),
+  );
+}
+
+function closeServer(server: Server, graceMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const poll = setInterval(() => server.closeIdleConnections(), 50);
+    const force = setTimeout(() => server.closeAllConnections(), graceMs);
+    server.close(() => {
+      clearInterval(poll);
+      clearTimeout(force);
+      resolve();
+    });
+    server.closeIdleConnections();
+  });
+}

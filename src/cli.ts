@@ -1,0 +1,78 @@
+import { Command } from 'commander';
+import { Gateway } from './app';
+import { loadConfigFile } from './config/config';
+import { ConfigError } from './config/section';
+import { BUILTIN_PUSHKIN_TYPES } from './pushkins/registry';
+import { createLogger } from './util/log';
+import { VERSION } from './version';
+
+/** Where the config comes from: --config, then $HERALD_CONFIG, then ./herald.yaml. */
+export function configPath(option: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  return option ?? env.HERALD_CONFIG ?? 'herald.yaml';
+}
+
+/** Runs the gateway until SIGTERM/SIGINT; SIGHUP re-reads the config file. Resolves with the exit code. */
+export async function serve(file: string): Promise<number> {
+  let loaded;
+  try {
+    loaded = loadConfigFile(file, BUILTIN_PUSHKIN_TYPES);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`herald: ${file}: ${err.message}\n`);
+      return 78; // EX_CONFIG
+    }
+    throw err;
+  }
+  const { config, warnings } = loaded;
+  const log = createLogger(config.log.level);
+  for (const warning of warnings) log.warn({ config: file }, warning);
+
+  const gateway = await Gateway.create(config, { log });
+  const addresses = await gateway.listen();
+  log.info(
+    { version: VERSION, listen: addresses.map((a) => `${a.address}:${a.port}`), apps: config.apps.map((a) => `${a.name} (${a.type})`) },
+    'herald is ready',
+  );
+
+  process.on('SIGHUP', () => {
+    try {
+      const next = loadConfigFile(file, BUILTIN_PUSHKIN_TYPES);
+      for (const warning of next.warnings) log.warn({ config: file }, warning);
+      gateway.reload(next.config).then(
+        () => log.info({ apps: next.config.apps.map((a) => a.name) }, 'configuration reloaded'),
+        (err: unknown) => log.error({ err }, 'reload failed; the previous configuration keeps serving'),
+      );
+    } catch (err) {
+      log.error({ problems: err instanceof ConfigError ? err.problems : String(err) }, 'new configuration refused; the previous one keeps serving');
+    }
+  });
+
+  return new Promise((resolve) => {
+    const stop = (signal: NodeJS.Signals) => {
+      log.info({ signal }, 'shutting down: finishing requests in flight');
+      gateway.close().then(
+        () => {
+          log.info('stopped');
+          resolve(0);
+        },
+        (err: unknown) => {
+          log.error({ err }, 'error while shutting down');
+          resolve(1);
+        },
+      );
+    };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+}
+
+export function buildCli(): Command {
+  const program = new Command('herald')
+    .description('Herald, a Matrix push gateway')
+    .version(VERSION)
+    .option('-c, --config <file>', 'configuration file (default: $HERALD_CONFIG, then ./herald.yaml)')
+    .action(async (options: { config?: string }) => {
+      process.exitCode = await serve(configPath(options.config));
+    });
+  return program;
+}

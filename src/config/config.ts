@@ -1,0 +1,192 @@
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { DEFAULT_INFLIGHT_REQUEST_LIMIT } from '../pushkins/limit';
+import type { PushkinType } from '../pushkins/pushkin';
+import type { PushkinTypes } from '../pushkins/registry';
+import { LOG_LEVELS, type LogLevel } from '../util/log';
+import { ConfigError, ConfigProblems, ConfigSection, isPlainObject, pathKey } from './section';
+
+/** One entry of `apps`: a configured pushkin, validated but not yet built. */
+export interface AppConfig {
+  /** The `apps` key: an app_id, or a glob matching several. */
+  readonly name: string;
+  readonly type: string;
+  readonly pushkinType: PushkinType<unknown>;
+  /** The platform's own validated settings (shape defined by the pushkin type). */
+  readonly settings: unknown;
+  readonly inflightRequestLimit: number;
+}
+
+export interface HeraldConfig {
+  readonly http: {
+    readonly port: number;
+    readonly bindAddresses: readonly string[];
+    /** Largest notify body accepted, in bytes. */
+    readonly maxBodyBytes: number;
+    /** How long a notify request may take before undelivered devices are answered 502. */
+    readonly notifyDeadlineMs: number;
+    /** On SIGTERM/SIGINT, how long in-flight requests may take to finish. */
+    readonly shutdownGraceMs: number;
+  };
+  readonly log: {
+    readonly level: LogLevel;
+    /** Take the client address from X-Forwarded-For (behind a reverse proxy). */
+    readonly accessXForwardedFor: boolean;
+  };
+  readonly metrics: {
+    readonly prometheus: { readonly enabled: boolean; readonly address: string; readonly port: number };
+  };
+  /** Outbound HTTP CONNECT proxy for upstream traffic. */
+  readonly proxy?: string;
+  readonly store: {
+    readonly rejectedTtlSeconds: number;
+    readonly rejectedMaxEntries: number;
+    readonly dedupTtlSeconds: number;
+    readonly dedupMaxEntries: number;
+  };
+  readonly apps: readonly AppConfig[];
+}
+
+export interface LoadedConfig {
+  readonly config: HeraldConfig;
+  readonly warnings: readonly string[];
+}
+
+export const DEFAULT_MAX_BODY_BYTES = 512 * 1024;
+/** Below Dendrite's 30 s and Synapse's 60 s homeserver timeouts, so Herald answers first. */
+export const DEFAULT_NOTIFY_DEADLINE_MS = 20_000;
+
+/**
+ * Validates a parsed YAML document into a HeraldConfig. Reads Sygnal's shape
+ * (push-gateway-facts §4) plus Herald's additions. Throws ConfigError listing every
+ * problem with its key path; returns warnings (unknown keys, ignored settings) otherwise.
+ */
+export function validateConfig(raw: unknown, baseDir: string, pushkinTypes: PushkinTypes): LoadedConfig {
+  const problems = new ConfigProblems();
+  const root = ConfigSection.root(raw, problems, baseDir);
+
+  const httpSection = root.section('http');
+  const http = {
+    port: httpSection.integer('port', { default: 5000, min: 0, max: 65535 }),
+    bindAddresses: httpSection.stringList('bind_addresses', { default: ['127.0.0.1'] }) ?? ['127.0.0.1'],
+    maxBodyBytes: httpSection.integer('max_body_bytes', { default: DEFAULT_MAX_BODY_BYTES, min: 1024 }),
+    notifyDeadlineMs: httpSection.integer('notify_deadline_ms', { default: DEFAULT_NOTIFY_DEADLINE_MS, min: 100 }),
+    shutdownGraceMs: httpSection.integer('shutdown_grace_ms', { default: 10_000, min: 0 }),
+  };
+  httpSection.finish();
+
+  const logSection = root.section('log');
+  if (logSection.has('setup')) {
+    logSection.warn('setup', "Sygnal's Python logging setup is not used by Herald and is ignored; set log.level instead");
+  }
+  logSection.accept('setup');
+  const access = logSection.section('access');
+  const log = {
+    level: logSection.oneOf('level', LOG_LEVELS, { default: 'info' }),
+    accessXForwardedFor: access.boolean('x_forwarded_for', { default: false }),
+  };
+  access.finish();
+  logSection.finish();
+
+  const metricsSection = root.section('metrics');
+  const prometheus = metricsSection.section('prometheus');
+  const metrics = {
+    prometheus: {
+      enabled: prometheus.boolean('enabled', { default: false }),
+      address: prometheus.string('address', { default: '127.0.0.1' }),
+      port: prometheus.integer('port', { default: 8000, min: 0, max: 65535 }),
+    },
+  };
+  prometheus.finish();
+  for (const unsupported of ['opentracing', 'sentry']) {
+    const section = metricsSection.section(unsupported);
+    if (section.boolean('enabled', { default: false })) {
+      metricsSection.warn(unsupported, 'not supported by Herald; ignored');
+    }
+    section.accept(...section.entries().map(([key]) => key));
+  }
+  metricsSection.finish();
+
+  const proxy = root.string('proxy');
+  if (proxy !== undefined) checkProxyUrl(proxy, root.keyPath('proxy'), problems);
+
+  const storeSection = root.section('store');
+  storeSection.oneOf('type', ['memory'] as const, { default: 'memory' });
+  const store = {
+    rejectedTtlSeconds: storeSection.integer('rejected_ttl_seconds', { default: 86_400, min: 1 }),
+    rejectedMaxEntries: storeSection.integer('rejected_max_entries', { default: 100_000, min: 1 }),
+    dedupTtlSeconds: storeSection.integer('dedup_ttl_seconds', { default: 86_400, min: 1 }),
+    dedupMaxEntries: storeSection.integer('dedup_max_entries', { default: 100_000, min: 1 }),
+  };
+  storeSection.finish();
+
+  const apps = readApps(root.section('apps', { required: true }), pushkinTypes, problems);
+  root.finish();
+
+  if (problems.errors.length > 0) throw new ConfigError(problems.errors);
+  const config: HeraldConfig = { http, log, metrics, ...(proxy !== undefined ? { proxy } : {}), store, apps };
+  return { config, warnings: problems.warnings };
+}
+
+function readApps(appsSection: ConfigSection, pushkinTypes: PushkinTypes, problems: ConfigProblems): AppConfig[] {
+  const apps: AppConfig[] = [];
+  const entries = appsSection.entries();
+  if (entries.length === 0 && problems.errors.length === 0) {
+    problems.error('apps', 'at least one app must be configured');
+  }
+  for (const [name, rawApp] of entries) {
+    const path = pathKey('apps', name);
+    if (!isPlainObject(rawApp)) {
+      problems.error(path, 'must be a mapping with at least a `type`');
+      continue;
+    }
+    if (name.length === 0) problems.error(path, 'an app_id must not be empty');
+    const section = appsSection.section(name);
+    const type = section.string('type', { required: true });
+    if (type === undefined) continue;
+    const pushkinType = pushkinTypes.get(type);
+    if (!pushkinType) {
+      section.error('type', `unknown pushkin type ${JSON.stringify(type)}; known types: ${[...pushkinTypes.keys()].join(', ')}`);
+      continue;
+    }
+    const inflightRequestLimit = section.integer('inflight_request_limit', { default: DEFAULT_INFLIGHT_REQUEST_LIMIT, min: 1 });
+    const settings = pushkinType.readConfig(section);
+    section.finish();
+    apps.push({ name, type, pushkinType, settings, inflightRequestLimit });
+  }
+  return apps;
+}
+
+function checkProxyUrl(value: string, path: string, problems: ConfigProblems): void {
+  try {
+    const url = new URL(value);
+    if (url.protocol !== 'http:') problems.error(path, `must be an http:// proxy URL, got ${url.protocol}//`);
+    if (!url.hostname) problems.error(path, 'must name a host');
+  } catch {
+    problems.error(path, 'is not a URL (expected http://[user:pass@]host:port)');
+  }
+}
+
+/** Reads and validates a YAML config file; relative paths inside it resolve against its directory. */
+export function loadConfigFile(file: string, pushkinTypes: PushkinTypes): LoadedConfig {
+  const path = resolve(file);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError([`cannot read config file ${path}: ${(err as Error).message}`]);
+  }
+  return loadConfigText(text, dirname(path), pushkinTypes);
+}
+
+export function loadConfigText(text: string, baseDir: string, pushkinTypes: PushkinTypes): LoadedConfig {
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (err) {
+    const where = err instanceof YAMLParseError && err.linePos ? ` (line ${err.linePos[0].line})` : '';
+    throw new ConfigError([`the file is not valid YAML${where}: ${(err as Error).message.split('\n')[0]}`]);
+  }
+  return validateConfig(raw, baseDir, pushkinTypes);
+}

@@ -1,0 +1,70 @@
+import type { ConfigSection } from '../config/section';
+import type { Metrics } from '../metrics/metrics';
+import type { Device, Notification } from '../notification/types';
+import type { Clock } from '../util/clock';
+import type { Logger } from '../util/log';
+
+/**
+ * What became of one device. A rejection is a result, not an error: it tells the
+ * homeserver to delete the pusher, so pushkins return it only when the platform says
+ * the pushkey is dead or it can never be valid — never for our own misconfiguration.
+ */
+export type DispatchOutcome =
+  /** The platform accepted the message. */
+  | { readonly kind: 'delivered' }
+  /** Nothing to send for this device (e.g. no alert and no badge); counts as success. */
+  | { readonly kind: 'skipped'; readonly reason: string }
+  /** The pushkey is dead or can never be valid: the homeserver should delete the pusher. */
+  | { readonly kind: 'rejected'; readonly reason: string }
+  /** A temporary failure: the homeserver should retry (after `retryAfterMs` if known). */
+  | { readonly kind: 'retry'; readonly reason: string; readonly retryAfterMs?: number }
+  /** Herald's own configuration is wrong (credentials, topic, sender id): never a rejection. */
+  | { readonly kind: 'misconfigured'; readonly reason: string }
+  /** This message cannot be sent (e.g. payload too large); the pushkey itself is fine. */
+  | { readonly kind: 'failed'; readonly reason: string };
+
+export type OutcomeKind = DispatchOutcome['kind'];
+
+/** Per-device context handed to `dispatch`. */
+export interface DispatchContext {
+  /** Child logger carrying the request id, app_id, event_id and the pushkey's hash. */
+  readonly log: Logger;
+  /** Clock time (ms) by which the device must be answered; retries must not start past it. */
+  readonly deadline: number;
+  /** Aborted when the deadline passes. */
+  readonly signal: AbortSignal;
+}
+
+/** One configured app (`apps.<name>`): translates and sends notifications to one platform. */
+export interface Pushkin {
+  /** The `apps` key this pushkin serves (an app_id or a glob). */
+  readonly name: string;
+  readonly type: string;
+  /** Sends one notification to one device. Must not throw for platform errors: return an outcome. */
+  dispatch(notification: Notification, device: Device, ctx: DispatchContext): Promise<DispatchOutcome>;
+  /** Releases connections and timers. */
+  close(): Promise<void>;
+}
+
+/** What a pushkin is built with: its own logger and metrics, the clock, the outbound proxy. */
+export interface PushkinEnv {
+  readonly name: string;
+  readonly log: Logger;
+  readonly metrics: Metrics;
+  readonly clock: Clock;
+  /** Outbound HTTP CONNECT proxy URL for upstream traffic, if any. */
+  readonly proxy?: string;
+}
+
+/**
+ * A platform: how its configuration is read and how its pushkin is built.
+ * `readConfig` reports problems on the section (with key paths) and must not do network I/O,
+ * so `herald check-config` can run it; `create` may do I/O.
+ */
+export interface PushkinType<C> {
+  readonly type: string;
+  readConfig(section: ConfigSection): C;
+  create(config: C, env: PushkinEnv): Promise<Pushkin>;
+  /** The settings worth showing an operator (platform, topic, project…), for `herald check-config`. */
+  summary(config: C): Record<string, string>;
+}

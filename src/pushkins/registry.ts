@@ -1,0 +1,12 @@
+import { noopPushkinType } from './noop/pushkin';
+import type { PushkinType } from './pushkin';
+
+/**
+ * Config `type` → platform. Sygnal's names are kept (`gcm` for FCM); `fcm` is an alias.
+ * The config type of each platform is its own, so the map holds them as unknown.
+ */
+export type PushkinTypes = ReadonlyMap<string, PushkinType<unknown>>;
+
+export const BUILTIN_PUSHKIN_TYPES: PushkinTypes = new Map<string, PushkinType<unknown>>([
+  ['noop', noopPushkinType as PushkinType<unknown>],
+]);

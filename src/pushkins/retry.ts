@@ -1,0 +1,57 @@
+import type { Clock } from '../util/clock';
+import type { DispatchContext, DispatchOutcome } from './pushkin';
+
+/** How a pushkin retries temporary failures within one notify request. */
+export interface RetryPolicy {
+  /** Attempts in all, the first included. */
+  readonly maxAttempts: number;
+  /** Backoff before the second attempt; doubles each time, with jitter. */
+  readonly baseDelayMs: number;
+  /** Upper bound on one backoff (a longer Retry-After ends the retries instead). */
+  readonly maxDelayMs: number;
+}
+
+export const DEFAULT_RETRY_POLICY: RetryPolicy = { maxAttempts: 4, baseDelayMs: 200, maxDelayMs: 5_000 };
+
+/** Exponential backoff with "equal jitter": half fixed, half random, so retries spread out. */
+export function backoffMs(policy: RetryPolicy, retryNumber: number, random: () => number = Math.random): number {
+  const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** retryNumber);
+  return ceiling / 2 + random() * (ceiling / 2);
+}
+
+export interface RetryHooks {
+  /** Called before each retry's wait. */
+  onRetry?(outcome: DispatchOutcome & { kind: 'retry' }, delayMs: number): void;
+  /** Called when a retry would end past the deadline, so the device is given up on. */
+  onDeadline?(outcome: DispatchOutcome & { kind: 'retry' }): void;
+}
+
+/**
+ * Runs `attempt` until it returns anything but `retry`, the attempts run out, or the next
+ * wait would end past the request's deadline. A Retry-After longer than `maxDelayMs` or
+ * than the time left is passed back to the homeserver instead of waited for here.
+ */
+export async function withRetries(
+  attempt: (attemptNumber: number) => Promise<DispatchOutcome>,
+  policy: RetryPolicy,
+  ctx: DispatchContext,
+  clock: Clock,
+  hooks: RetryHooks = {},
+): Promise<DispatchOutcome> {
+  for (let attemptNumber = 0; ; attemptNumber++) {
+    const outcome = await attempt(attemptNumber);
+    if (outcome.kind !== 'retry' || attemptNumber + 1 >= policy.maxAttempts) return outcome;
+    const wait = outcome.retryAfterMs ?? backoffMs(policy, attemptNumber);
+    if (wait > policy.maxDelayMs || clock.now() + wait >= ctx.deadline || ctx.signal.aborted) {
+      hooks.onDeadline?.(outcome);
+      return outcome;
+    }
+    hooks.onRetry?.(outcome, wait);
+    try {
+      await clock.sleep(wait, ctx.signal);
+    } catch {
+      hooks.onDeadline?.(outcome);
+      return outcome;
+    }
+  }
+}

@@ -1,0 +1,45 @@
+import { ExpiringSet } from './lru';
+import type { PushStore } from './store';
+
+export interface MemoryStoreOptions {
+  readonly rejectedTtlSeconds: number;
+  readonly rejectedMaxEntries: number;
+  readonly dedupTtlSeconds: number;
+  readonly dedupMaxEntries: number;
+  readonly now?: () => number;
+}
+
+/** Keys join their parts with NUL, which cannot occur in JSON-decoded identifiers we accept. */
+const SEP = '\u0000';
+
+/** The in-process store: bounded memory, forgotten on restart. */
+export class MemoryStore implements PushStore {
+  private readonly rejected: ExpiringSet;
+  private readonly delivered: ExpiringSet;
+
+  constructor(options: MemoryStoreOptions) {
+    this.rejected = new ExpiringSet(options.rejectedTtlSeconds * 1000, options.rejectedMaxEntries, options.now);
+    this.delivered = new ExpiringSet(options.dedupTtlSeconds * 1000, options.dedupMaxEntries, options.now);
+  }
+
+  async isRejected(appId: string, pushkey: string): Promise<boolean> {
+    return this.rejected.has(appId + SEP + pushkey);
+  }
+
+  async rememberRejected(appId: string, pushkey: string): Promise<void> {
+    this.rejected.add(appId + SEP + pushkey);
+  }
+
+  async wasDelivered(eventId: string, appId: string, pushkey: string): Promise<boolean> {
+    return this.delivered.has(eventId + SEP + appId + SEP + pushkey);
+  }
+
+  async rememberDelivered(eventId: string, appId: string, pushkey: string): Promise<void> {
+    this.delivered.add(eventId + SEP + appId + SEP + pushkey);
+  }
+
+  async close(): Promise<void> {
+    this.rejected.clear();
+    this.delivered.clear();
+  }
+}

@@ -1,0 +1,35 @@
+import pino, { type DestinationStream, type Logger, type LoggerOptions } from 'pino';
+
+export type { Logger } from 'pino';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/**
+ * Field names whose values are secrets or pushkeys. Code logs redacted forms under
+ * other names (`pushkey_hash`); this list is the safety net if an object slips through.
+ */
+const REDACT_PATHS = [
+  'pushkey',
+  '*.pushkey',
+  'authorization',
+  '*.authorization',
+  'headers.authorization',
+  'req.headers.authorization',
+  'access_token',
+  '*.access_token',
+  'private_key',
+  '*.private_key',
+  'token',
+  '*.token',
+];
+
+export function createLogger(level: LogLevel = 'info', destination?: DestinationStream): Logger {
+  const options: LoggerOptions = {
+    level,
+    base: { name: 'herald' },
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    timestamp: pino.stdTimeFunctions.isoTime,
+  };
+  return destination ? pino(options, destination) : pino(options);
+}
