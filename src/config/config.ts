@@ -153,7 +153,8 @@ function readApps(appsSection: ConfigSection, pushkinTypes: PushkinTypes, proble
     const inflightRequestLimit = section.integer('inflight_request_limit', { default: DEFAULT_INFLIGHT_REQUEST_LIMIT, min: 1 });
     const settings = pushkinType.readConfig(section);
     section.finish();
-    apps.push({ name, type, pushkinType, settings, inflightRequestLimit });
+    // The canonical name (`gcm` for its alias `fcm`), so metrics and check-config agree with the pushkin.
+    apps.push({ name, type: pushkinType.type, pushkinType, settings, inflightRequestLimit });
   }
   return apps;
 }

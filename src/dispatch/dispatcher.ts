@@ -98,12 +98,17 @@ export class Dispatcher {
     }
 
     const key = `${eventId}\u0000${app}\u0000${device.pushkey}`;
-    const running = this.inProgress.get(key);
-    if (running || (await this.store.wasDelivered(eventId, app, device.pushkey))) {
+    if (!this.inProgress.has(key) && (await this.store.wasDelivered(eventId, app, device.pushkey))) {
       this.metrics.deduplicated.labels(app).inc();
-      const outcome = running ? await running : ({ kind: 'delivered' } as const);
-      log.debug('event already sent to this device; not notifying it twice');
-      return { device, app, outcome };
+      log.debug('event already delivered to this device; not notifying it twice');
+      return { device, app, outcome: { kind: 'delivered' } };
+    }
+    // Looked up after the store's await: a send may have started meanwhile.
+    const running = this.inProgress.get(key);
+    if (running) {
+      this.metrics.deduplicated.labels(app).inc();
+      log.debug('event being sent to this device by another request; waiting for that send');
+      return { device, app, outcome: await running };
     }
     const sending = this.send(pushkin, notification, device, ctx, deadlinePassed);
     this.inProgress.set(key, sending);

@@ -1,0 +1,142 @@
+import { Pool, ProxyAgent, type Dispatcher } from 'undici';
+
+/** Concurrent HTTP/2 streams per connection; FCM's front ends allow 100. */
+const H2_STREAMS = 100;
+/** Error bodies are small; anything past this is not FCM talking. */
+const MAX_BODY_CHARS = 64 * 1024;
+
+export interface UpstreamOptions {
+  /** Connections to keep open to the origin. */
+  readonly connections: number;
+  /** Time allowed for the answer's headers, and again for its body. */
+  readonly timeoutMs: number;
+  /** Outbound HTTP CONNECT proxy, if any. */
+  readonly proxy?: string;
+}
+
+export interface UpstreamResponse {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  readonly body: string;
+}
+
+/**
+ * A keep-alive connection pool to one origin (FCM, or the OAuth token endpoint). Over
+ * https it offers HTTP/2 and multiplexes; over plain http (tests, a local relay) it
+ * reuses up to `connections` HTTP/1.1 connections. Requests past the pool's capacity
+ * wait in a queue here, which is what the pending/queue-time metrics measure.
+ */
+export class Upstream {
+  private readonly dispatcher: Dispatcher;
+  private readonly gate: Gate;
+  readonly origin: string;
+
+  constructor(origin: string, private readonly options: UpstreamOptions) {
+    this.origin = new URL(origin).origin;
+    const https = this.origin.startsWith('https:');
+    // HTTP/2 only on a direct TLS connection: through a CONNECT tunnel undici negotiates HTTP/1.1.
+    const h2 = https && options.proxy === undefined;
+    const pipelining = h2 ? H2_STREAMS : 1;
+    this.dispatcher = options.proxy
+      ? new ProxyAgent({ uri: options.proxy, connections: options.connections, connect: { timeout: options.timeoutMs } })
+      : new Pool(this.origin, {
+          connections: options.connections,
+          pipelining,
+          allowH2: h2,
+          connect: { timeout: options.timeoutMs },
+        });
+    this.gate = new Gate(options.connections * pipelining);
+  }
+
+  /** Waits for a free slot; resolves with the time waited, rejects if `signal` aborts first. */
+  acquire(signal: AbortSignal): Promise<number> {
+    return this.gate.acquire(signal);
+  }
+
+  release(): void {
+    this.gate.release();
+  }
+
+  get pending(): number {
+    return this.gate.waiting;
+  }
+
+  /**
+   * POSTs `body` to `path` and reads the whole answer. Throws on connection errors,
+   * timeouts and aborts; any HTTP status is a normal answer.
+   */
+  async post(path: string, headers: Record<string, string>, body: string, signal: AbortSignal): Promise<UpstreamResponse> {
+    const timeout = AbortSignal.timeout(this.options.timeoutMs);
+    const response = await this.dispatcher.request({
+      origin: this.origin,
+      path,
+      method: 'POST',
+      headers,
+      body,
+      signal: AbortSignal.any([signal, timeout]),
+      headersTimeout: this.options.timeoutMs,
+      bodyTimeout: this.options.timeoutMs,
+      // A POST is only multiplexed/pipelined when marked idempotent. A send replayed after a
+      // dropped connection may reach a device twice; a lost one never arrives at all.
+      idempotent: true,
+    });
+    const text = await response.body.text();
+    return { status: response.statusCode, headers: response.headers, body: text.slice(0, MAX_BODY_CHARS) };
+  }
+
+  async close(): Promise<void> {
+    this.gate.close();
+    await this.dispatcher.close().catch(() => this.dispatcher.destroy());
+  }
+}
+
+/** A counting semaphore whose waiters can give up (the request's deadline) without leaking a slot. */
+class Gate {
+  private inUse = 0;
+  private readonly queue: Array<{ grant: () => void; fail: (reason: Error) => void }> = [];
+
+  constructor(private readonly capacity: number) {}
+
+  get waiting(): number {
+    return this.queue.length;
+  }
+
+  acquire(signal: AbortSignal): Promise<number> {
+    if (signal.aborted) return Promise.reject(signal.reason);
+    if (this.inUse < this.capacity) {
+      this.inUse++;
+      return Promise.resolve(0);
+    }
+    const started = performance.now();
+    return new Promise((resolve, reject) => {
+      const waiter = {
+        grant: () => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(performance.now() - started);
+        },
+        fail: (reason: Error) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(reason);
+        },
+      };
+      const onAbort = () => {
+        const index = this.queue.indexOf(waiter);
+        if (index >= 0) this.queue.splice(index, 1);
+        reject(signal.reason);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.queue.push(waiter);
+    });
+  }
+
+  release(): void {
+    const next = this.queue.shift();
+    // The slot passes straight to the next waiter, so inUse stays the same.
+    if (next) next.grant();
+    else this.inUse--;
+  }
+
+  close(): void {
+    for (const waiter of this.queue.splice(0)) waiter.fail(new Error('FCM client closed'));
+  }
+}

@@ -1,0 +1,188 @@
+import type { ConfigSection } from '../../config/section';
+import type { Device, Notification } from '../../notification/types';
+import type { DispatchContext, DispatchOutcome, Pushkin, PushkinEnv, PushkinType } from '../pushkin';
+import { DEFAULT_RETRY_POLICY, withRetries, type RetryPolicy } from '../retry';
+import { AccessTokenSource, TokenError } from './auth';
+import { Upstream } from './client';
+import { readFcmConfig, type FcmConfig } from './config';
+import { buildMessage, type FcmMessage } from './payload';
+import { classifyFcmError, parseFcmError, parseRetryAfter } from './reasons';
+
+/** Connections to the OAuth token endpoint: one refresh at a time needs no more. */
+const TOKEN_CONNECTIONS = 2;
+
+/** Sends to FCM HTTP v1 (`type: gcm`, alias `fcm`): one message per device, concurrently. */
+export class FcmPushkin implements Pushkin {
+  readonly type = 'gcm';
+  readonly name: string;
+  private readonly fcm: Upstream;
+  private readonly tokenEndpoint: Upstream;
+  private readonly tokens: AccessTokenSource;
+  private readonly sendPath: string;
+
+  constructor(
+    private readonly config: FcmConfig,
+    private readonly env: PushkinEnv,
+    private readonly policy: RetryPolicy = DEFAULT_RETRY_POLICY,
+  ) {
+    this.name = env.name;
+    const proxy = env.proxy !== undefined ? { proxy: env.proxy } : {};
+    this.fcm = new Upstream(config.endpoint, { connections: config.maxConnections, timeoutMs: config.requestTimeoutMs, ...proxy });
+    this.tokenEndpoint = new Upstream(config.serviceAccount.tokenUri, {
+      connections: TOKEN_CONNECTIONS,
+      timeoutMs: config.requestTimeoutMs,
+      ...proxy,
+    });
+    this.tokens = new AccessTokenSource(config.serviceAccount, this.tokenEndpoint, env.clock, env.log);
+    const basePath = new URL(config.endpoint).pathname.replace(/\/+$/, '');
+    this.sendPath = `${basePath}/v1/projects/${encodeURIComponent(config.projectId)}/messages:send`;
+    env.metrics.pendingGcmRequests.labels(this.name).set(0);
+    env.metrics.activeGcmRequests.labels(this.name).set(0);
+  }
+
+  async dispatch(notification: Notification, device: Device, ctx: DispatchContext): Promise<DispatchOutcome> {
+    const built = buildMessage(notification, device, this.config);
+    if (built.kind !== 'send') {
+      if (built.kind === 'skipped') ctx.log.debug({ reason: built.reason }, 'nothing sent to FCM');
+      else ctx.log.warn({ reason: built.reason }, `not sent to FCM: ${built.kind}`);
+      return built;
+    }
+    if (built.shortened) ctx.log.info('message text shortened to fit FCM\'s 4096-byte limit');
+
+    const body = JSON.stringify({ message: built.message });
+    // A token refused with 401 is renewed once per device; a second refusal is our configuration.
+    const state = { renewedToken: false };
+    return withRetries(() => this.attempt(body, built.message, ctx, state), this.policy, ctx, this.env.clock, {
+      onRetry: (outcome, delayMs) => {
+        this.env.metrics.retries.labels(this.name).inc();
+        ctx.log.info({ reason: outcome.reason, delay_ms: Math.round(delayMs) }, 'retrying FCM send');
+      },
+      onDeadline: (outcome) => {
+        this.env.metrics.deadlineExceeded.labels(this.name).inc();
+        ctx.log.warn({ reason: outcome.reason }, 'FCM send given up for now; the homeserver will retry');
+      },
+    });
+  }
+
+  private async attempt(body: string, message: FcmMessage, ctx: DispatchContext, state: { renewedToken: boolean }): Promise<DispatchOutcome> {
+    for (;;) {
+      let accessToken: string;
+      try {
+        accessToken = await this.tokens.get(ctx.signal);
+      } catch (err) {
+        return this.tokenFailure(err, ctx);
+      }
+      const outcome = await this.send(body, accessToken, message, ctx);
+      if (outcome !== 'renew-token') return outcome;
+      this.tokens.invalidate(accessToken);
+      if (state.renewedToken) return this.misconfigured(ctx, 'UNAUTHENTICATED', 'FCM refused a freshly issued access token (401)');
+      state.renewedToken = true;
+      ctx.log.info('FCM refused the access token; renewing it');
+    }
+  }
+
+  private async send(body: string, accessToken: string, message: FcmMessage, ctx: DispatchContext): Promise<DispatchOutcome | 'renew-token'> {
+    const metrics = this.env.metrics;
+    metrics.pendingGcmRequests.labels(this.name).inc();
+    let queuedMs: number;
+    try {
+      queuedMs = await this.fcm.acquire(ctx.signal);
+    } catch {
+      return { kind: 'retry', reason: 'no free FCM connection before the deadline' };
+    } finally {
+      metrics.pendingGcmRequests.labels(this.name).dec();
+    }
+    metrics.gcmQueueTime.labels(this.name).observe(queuedMs / 1000);
+    metrics.activeGcmRequests.labels(this.name).inc();
+    const stopTimer = metrics.gcmRequestTime.labels(this.name).startTimer();
+    let response;
+    try {
+      response = await this.fcm.post(
+        this.sendPath,
+        { 'content-type': 'application/json; charset=utf-8', authorization: `Bearer ${accessToken}` },
+        body,
+        ctx.signal,
+      );
+    } catch (err) {
+      metrics.gcmStatusCodes.labels(this.name, '0').inc();
+      const reason = ctx.signal.aborted ? 'FCM did not answer before the deadline' : `FCM unreachable or timed out: ${errorText(err)}`;
+      ctx.log.warn({ reason }, 'FCM send failed');
+      return { kind: 'retry', reason };
+    } finally {
+      stopTimer();
+      metrics.activeGcmRequests.labels(this.name).dec();
+      this.fcm.release();
+    }
+    metrics.gcmStatusCodes.labels(this.name, String(response.status)).inc();
+    if (response.status >= 200 && response.status < 300) return { kind: 'delivered' };
+
+    const error = parseFcmError(response.status, response.body);
+    const classified = classifyFcmError(error, parseRetryAfter(response.headers['retry-after'], this.env.clock.now()));
+    // FCM's own words, for the operator; scrubbed of the token in case FCM ever echoes it.
+    const detail = {
+      status: response.status,
+      fcm_status: error.status,
+      fcm_error_code: error.errorCode,
+      fcm_message: error.message?.split(message.token).join('[token]').slice(0, 500),
+    };
+    switch (classified.kind) {
+      case 'renew-token':
+        return 'renew-token';
+      case 'misconfigured':
+        return this.misconfigured(ctx, classified.label, classified.reason, detail);
+      case 'rejected':
+        ctx.log.info(detail, `pushkey rejected: ${classified.reason}`);
+        return classified;
+      case 'failed':
+        ctx.log.warn(detail, `FCM refused the message: ${classified.reason}`);
+        return classified;
+      case 'retry':
+        ctx.log.info(detail, `FCM temporarily unavailable: ${classified.reason}`);
+        return classified;
+    }
+  }
+
+  private tokenFailure(err: unknown, ctx: DispatchContext): DispatchOutcome {
+    if (err instanceof TokenError) {
+      if (err.kind === 'misconfigured') return this.misconfigured(ctx, err.label, `cannot obtain an FCM access token: ${err.message}`);
+      ctx.log.warn({ reason: err.message }, 'cannot obtain an FCM access token');
+      return { kind: 'retry', reason: `FCM access token: ${err.message}`, ...(err.retryAfterMs !== undefined ? { retryAfterMs: err.retryAfterMs } : {}) };
+    }
+    // The deadline passed while waiting for the shared token request.
+    return { kind: 'retry', reason: ctx.signal.aborted ? 'no FCM access token before the deadline' : `FCM access token: ${errorText(err)}` };
+  }
+
+  /** Our configuration or credentials are wrong: loud, counted, and never a rejection. */
+  private misconfigured(ctx: DispatchContext, label: string, reason: string, detail: object = {}): DispatchOutcome {
+    this.env.metrics.configurationErrors.labels(this.name, label).inc();
+    ctx.log.error({ ...detail, project_id: this.config.projectId }, `FCM configuration problem: ${reason}`);
+    return { kind: 'misconfigured', reason };
+  }
+
+  async close(): Promise<void> {
+    this.tokens.close();
+    await Promise.all([this.fcm.close(), this.tokenEndpoint.close()]);
+  }
+}
+
+function errorText(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const code = (err as NodeJS.ErrnoException).code;
+  return code ? `${err.message} (${code})` : err.message;
+}
+
+export const fcmPushkinType: PushkinType<FcmConfig> = {
+  type: 'gcm',
+  readConfig: (section: ConfigSection) => readFcmConfig(section),
+  create: async (config, env) => new FcmPushkin(config, env),
+  summary: (config) => ({
+    api_version: 'v1',
+    project_id: config.projectId,
+    service_account: config.serviceAccount.clientEmail,
+    token_uri: config.serviceAccount.tokenUri,
+    endpoint: config.endpoint,
+    max_connections: String(config.maxConnections),
+    send_badge_counts: String(config.sendBadgeCounts),
+    fcm_options: Object.keys(config.fcmOptions).join(', ') || '(none)',
+  }),
+};

@@ -1,0 +1,83 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const ROOT = join(__dirname, '..', '..');
+
+interface Run {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the herald CLI from source; `whileRunning` gets the stdout seen so far and the process. */
+function herald(args: string[], env: Record<string, string> = {}, untilReady?: (stdout: string) => boolean): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'main.ts'), ...args], {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      if (untilReady?.(stdout)) {
+        untilReady = undefined;
+        child.kill('SIGTERM');
+      }
+    });
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+}
+
+function tempConfig(yaml: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'herald-cli-'));
+  const file = join(dir, 'herald.yaml');
+  writeFileSync(file, yaml);
+  return file;
+}
+
+describe('herald CLI', () => {
+  it('refuses an invalid config with one line per problem and a non-zero exit', async () => {
+    const file = tempConfig(`
+apps:
+  com.example.ios:
+    type: apns-typo
+  com.example.other:
+    type: noop
+    reject_pushkeys: 5
+`);
+    const run = await herald(['--config', file]);
+    assert.equal(run.code, 78);
+    assert.match(run.stderr, /apps\."com\.example\.ios"\.type: unknown pushkin type "apns-typo"/);
+    assert.match(run.stderr, /apps\."com\.example\.other"\.reject_pushkeys: must be a list of strings/);
+  });
+
+  it('says which file it could not read', async () => {
+    const run = await herald(['--config', '/nonexistent/herald.yaml']);
+    assert.notEqual(run.code, 0);
+    assert.match(run.stderr, /cannot read config file \/nonexistent\/herald\.yaml/);
+  });
+
+  it('starts from $HERALD_CONFIG, serves, and exits 0 on SIGTERM', async () => {
+    const file = tempConfig("http: {port: 0}\napps: {com.example.noop: {type: noop}}\n");
+    const run = await herald([], { HERALD_CONFIG: file }, (out) => out.includes('herald is ready'));
+    assert.equal(run.code, 0, run.stderr);
+    const messages = run.stdout.trim().split('\n').map((line) => (JSON.parse(line) as { msg: string }).msg);
+    assert.deepEqual(messages, ['herald is ready', 'shutting down: finishing requests in flight', 'stopped'], run.stdout);
+  });
+
+  it('starts on the bundled sample config', async () => {
+    const sample = tempConfig(
+      (await import('node:fs')).readFileSync(join(ROOT, 'config.sample.yaml'), 'utf8').replace('port: 5000', 'port: 0'),
+    );
+    const run = await herald(['--config', sample], {}, (out) => out.includes('herald is ready'));
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /org\.example\.herald\.noop \(noop\)/);
+  });
+});

@@ -1,0 +1,115 @@
+import assert from 'node:assert/strict';
+import { loadConfigText } from '../../../src/config/config';
+import { ConfigError } from '../../../src/config/section';
+import { BUILTIN_PUSHKIN_TYPES } from '../../../src/pushkins/registry';
+
+function load(yaml: string) {
+  return loadConfigText(yaml, '/nonexistent-dir', BUILTIN_PUSHKIN_TYPES);
+}
+
+function problemsOf(yaml: string): readonly string[] {
+  try {
+    load(yaml);
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, String(err));
+    return err.problems;
+  }
+  assert.fail('expected a ConfigError');
+}
+
+describe('config/config', () => {
+  it('applies Sygnal defaults to a minimal file', () => {
+    const { config, warnings } = load('apps: {a.b.c: {type: noop}}');
+    assert.deepEqual(warnings, []);
+    assert.equal(config.http.port, 5000);
+    assert.deepEqual(config.http.bindAddresses, ['127.0.0.1']);
+    assert.equal(config.http.maxBodyBytes, 512 * 1024);
+    assert.equal(config.http.notifyDeadlineMs, 20_000);
+    assert.deepEqual(config.metrics.prometheus, { enabled: false, address: '127.0.0.1', port: 8000 });
+    assert.equal(config.apps[0]?.name, 'a.b.c');
+    assert.equal(config.apps[0]?.inflightRequestLimit, 512);
+  });
+
+  it("accepts Sygnal's own sections, warning about what Herald ignores", () => {
+    const { config, warnings } = load(`
+log:
+  setup:
+    version: 1
+    formatters: {normal: {format: "%(asctime)s %(message)s"}}
+    handlers: {stderr: {class: logging.StreamHandler, formatter: normal}}
+    root: {handlers: [stderr], level: INFO}
+  access:
+    x_forwarded_for: true
+http:
+  bind_addresses: ['127.0.0.1', '::1']
+  port: 5001
+metrics:
+  prometheus: {enabled: true, address: '0.0.0.0', port: 8001}
+  opentracing: {enabled: false, implementation: jaeger, service_name: sygnal}
+  sentry: {enabled: true, dsn: 'https://x@sentry.example/1'}
+proxy: 'http://user:secret@proxy.example:3128'
+apps:
+  im.vector.app.noop:
+    type: noop
+`);
+    assert.equal(config.http.port, 5001);
+    assert.deepEqual(config.http.bindAddresses, ['127.0.0.1', '::1']);
+    assert.equal(config.log.accessXForwardedFor, true);
+    assert.equal(config.metrics.prometheus.port, 8001);
+    assert.equal(config.proxy, 'http://user:secret@proxy.example:3128');
+    assert.deepEqual(warnings, [
+      "log.setup: Sygnal's Python logging setup is not used by Herald and is ignored; set log.level instead",
+      'metrics.sentry: not supported by Herald; ignored',
+    ]);
+  });
+
+  it('warns about unknown keys, naming them', () => {
+    const { warnings } = load('colour: blue\nhttp: {porty: 1}\napps: {"com.example.x": {type: noop, extra_key: 1}}');
+    assert.deepEqual(warnings, [
+      'http.porty: unknown key, ignored',
+      'apps."com.example.x".extra_key: unknown key, ignored',
+      'colour: unknown key, ignored',
+    ]);
+  });
+
+  it('reports every problem at once, each with its key path', () => {
+    const problems = problemsOf(`
+http:
+  port: "eighty"
+  bind_addresses: 7
+log:
+  level: loud
+proxy: 'socks5://proxy:1080'
+apps:
+  com.example.typo:
+    type: apnz
+  com.example.missing: {}
+  com.example.limit:
+    type: noop
+    inflight_request_limit: 0
+`);
+    assert.deepEqual(problems, [
+      'http.port: must be an integer, got string "eighty"',
+      'http.bind_addresses: must be a list of strings, got number 7',
+      'log.level: must be one of "fatal", "error", "warn", "info", "debug", "trace", "silent", got "loud"',
+      'proxy: must be an http:// proxy URL, got socks5://',
+      'apps."com.example.typo".type: unknown pushkin type "apnz"; known types: ' + [...BUILTIN_PUSHKIN_TYPES.keys()].join(', '),
+      'apps."com.example.missing".type: required (a string)',
+      'apps."com.example.limit".inflight_request_limit: must be at least 1, got 0',
+    ]);
+  });
+
+  it('requires at least one app', () => {
+    assert.deepEqual(problemsOf('http: {port: 5000}'), ['apps: required (a mapping)']);
+    assert.deepEqual(problemsOf('apps: {}'), ['apps: at least one app must be configured']);
+  });
+
+  it('names the line of a YAML syntax error', () => {
+    const [problem] = problemsOf('apps:\n  a: {type: noop\n');
+    assert.match(problem ?? '', /not valid YAML \(line \d+\)/);
+  });
+
+  it('refuses a file that is not a mapping', () => {
+    assert.deepEqual(problemsOf('- a\n- b\n'), ['(top level): must be a mapping of keys to values', 'apps: required (a mapping)']);
+  });
+});
