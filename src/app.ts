@@ -6,6 +6,7 @@ import { Dispatcher } from './dispatch/dispatcher';
 import { AppRouter } from './dispatch/router';
 import { createHttpApp } from './http/server';
 import { Metrics } from './metrics/metrics';
+import { createMetricsServer } from './metrics/server';
 import { InflightLimitedPushkin } from './pushkins/limit';
 import type { Pushkin } from './pushkins/pushkin';
 import { MemoryStore } from './store/memory';
@@ -89,17 +90,28 @@ export class Gateway {
       const server = createServer({ keepAliveTimeout: 65_000 }, this.app);
       // Keep the socket's request timeout above the notify deadline.
       server.requestTimeout = this.config.http.notifyDeadlineMs + 30_000;
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(this.config.http.port, host, () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
-      this.servers.push(server);
-      addresses.push(server.address() as AddressInfo);
+      addresses.push(await this.bind(server, this.config.http.port, host));
     }
     return addresses;
+  }
+
+  /** Starts the Prometheus listener when `metrics.prometheus.enabled`; resolves with its address. */
+  async listenMetrics(): Promise<AddressInfo | undefined> {
+    const { enabled, address, port } = this.config.metrics.prometheus;
+    if (!enabled) return undefined;
+    return this.bind(createMetricsServer(this.metrics.registry), port, address);
+  }
+
+  private async bind(server: Server, port: number, host: string): Promise<AddressInfo> {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.servers.push(server);
+    return server.address() as AddressInfo;
   }
 
   /**

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { buildCli } from './cli';
+import { buildCli } from './cli/index';
 
 buildCli()
   .parseAsync(process.argv)

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { Metrics } from '../metrics/metrics';
 import type { Device, Notification } from '../notification/types';
 import type { DispatchContext, DispatchOutcome, Pushkin } from '../pushkins/pushkin';
@@ -44,6 +45,8 @@ export class Dispatcher {
   async dispatch(notification: Notification, log: Logger): Promise<DeviceResult[]> {
     const deadline = this.clock.now() + this.deadlineMs;
     const controller = new AbortController();
+    // One signal serves every device of the request (and each of their retries' waits).
+    setMaxListeners(0, controller.signal);
     let timer: NodeJS.Timeout | undefined;
     const deadlinePassed: DeadlineTimer = new Promise((resolve) => {
       timer = setTimeout(() => {

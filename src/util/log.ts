@@ -1,4 +1,5 @@
 import pino, { type DestinationStream, type Logger, type LoggerOptions } from 'pino';
+import pretty from 'pino-pretty';
 
 export type { Logger } from 'pino';
 
@@ -24,6 +25,10 @@ const REDACT_PATHS = [
   '*.token',
 ];
 
+/**
+ * JSON lines for machines; when no destination is given and stdout is a terminal,
+ * the same lines pretty-printed for a person.
+ */
 export function createLogger(level: LogLevel = 'info', destination?: DestinationStream): Logger {
   const options: LoggerOptions = {
     level,
@@ -31,5 +36,7 @@ export function createLogger(level: LogLevel = 'info', destination?: Destination
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     timestamp: pino.stdTimeFunctions.isoTime,
   };
-  return destination ? pino(options, destination) : pino(options);
+  if (destination) return pino(options, destination);
+  if (process.stdout.isTTY) return pino(options, pretty({ colorize: true, sync: true, translateTime: 'SYS:HH:MM:ss.l' }));
+  return pino(options);
 }

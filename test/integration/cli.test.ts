@@ -80,4 +80,52 @@ apps:
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, /org\.example\.herald\.noop \(noop\)/);
   });
+
+  describe('check-config', () => {
+    it('prints each app with its settings and exits 0', async () => {
+      const file = tempConfig("apps:\n  com.example.noop: {type: noop, reject_pushkeys: [a, b]}\n  '*.example.other': {type: noop, inflight_request_limit: 8}\n");
+      const run = await herald(['check-config', file]);
+      assert.equal(run.code, 0, run.stdout + run.stderr);
+      assert.match(run.stdout, /com\.example\.noop {2}type=noop inflight_request_limit=512 reject_pushkeys=2 {2}\[ok\]/);
+      assert.match(run.stdout, /\*\.example\.other {2}type=noop inflight_request_limit=8/);
+      assert.match(run.stdout, /: OK$/m);
+    });
+
+    it('lists every problem and exits non-zero', async () => {
+      const file = tempConfig('http: {port: -1}\napps: {x: {type: nope}}\n');
+      const run = await herald(['check-config', file]);
+      assert.equal(run.code, 1);
+      assert.match(run.stdout, /^error: http\.port: must be at least 0, got -1$/m);
+      assert.match(run.stdout, /^error: apps\.x\.type: unknown pushkin type "nope"/m);
+    });
+  });
+
+  describe('send-test', () => {
+    const config = "apps: {com.example.noop: {type: noop, reject_pushkeys: [dead-key]}}\n";
+
+    it('reports a delivery', async () => {
+      const run = await herald(['send-test', '--config', tempConfig(config), '--app-id', 'com.example.noop', '--pushkey', 'live-key']);
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stdout, /^result: {2}delivered$/m);
+      assert.doesNotMatch(run.stdout, /live-key/, 'the pushkey is shown only as a hash');
+    });
+
+    it('reports a rejection and exits non-zero', async () => {
+      const run = await herald(['send-test', '--config', tempConfig(config), '--app-id', 'com.example.noop', '--pushkey', 'dead-key', '--format', 'event_id_only']);
+      assert.equal(run.code, 1);
+      assert.match(run.stdout, /^result: {2}rejected \(listed in reject_pushkeys\)$/m);
+      assert.match(run.stdout, /^format: {2}event_id_only$/m);
+    });
+
+    it('says when no app serves the app_id', async () => {
+      const run = await herald(['send-test', '--config', tempConfig(config), '--app-id', 'com.example.typo', '--pushkey', 'k']);
+      assert.equal(run.code, 1);
+      assert.match(run.stdout, /com\.example\.typo matches no configured app/);
+    });
+  });
+
+  it('hash-pushkey prints the hash the logs use', async () => {
+    const run = await herald(['hash-pushkey', 'some-pushkey']);
+    assert.match(run.stdout, /^pk#[0-9a-f]{12}\n$/);
+  });
 });

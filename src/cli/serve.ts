@@ -1,15 +1,9 @@
-import { Command } from 'commander';
-import { Gateway } from './app';
-import { loadConfigFile } from './config/config';
-import { ConfigError } from './config/section';
-import { BUILTIN_PUSHKIN_TYPES } from './pushkins/registry';
-import { createLogger } from './util/log';
-import { VERSION } from './version';
-
-/** Where the config comes from: --config, then $HERALD_CONFIG, then ./herald.yaml. */
-export function configPath(option: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
-  return option ?? env.HERALD_CONFIG ?? 'herald.yaml';
-}
+import { Gateway } from '../app';
+import { loadConfigFile } from '../config/config';
+import { ConfigError } from '../config/section';
+import { BUILTIN_PUSHKIN_TYPES } from '../pushkins/registry';
+import { createLogger } from '../util/log';
+import { VERSION } from '../version';
 
 /** Runs the gateway until SIGTERM/SIGINT; SIGHUP re-reads the config file. Resolves with the exit code. */
 export async function serve(file: string): Promise<number> {
@@ -29,8 +23,14 @@ export async function serve(file: string): Promise<number> {
 
   const gateway = await Gateway.create(config, { log });
   const addresses = await gateway.listen();
+  const metricsAddress = await gateway.listenMetrics();
   log.info(
-    { version: VERSION, listen: addresses.map((a) => `${a.address}:${a.port}`), apps: config.apps.map((a) => `${a.name} (${a.type})`) },
+    {
+      version: VERSION,
+      listen: addresses.map((a) => `${a.address}:${a.port}`),
+      ...(metricsAddress ? { metrics: `http://${metricsAddress.address}:${metricsAddress.port}/metrics` } : {}),
+      apps: config.apps.map((a) => `${a.name} (${a.type})`),
+    },
     'herald is ready',
   );
 
@@ -64,15 +64,4 @@ export async function serve(file: string): Promise<number> {
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
   });
-}
-
-export function buildCli(): Command {
-  const program = new Command('herald')
-    .description('Herald, a Matrix push gateway')
-    .version(VERSION)
-    .option('-c, --config <file>', 'configuration file (default: $HERALD_CONFIG, then ./herald.yaml)')
-    .action(async (options: { config?: string }) => {
-      process.exitCode = await serve(configPath(options.config));
-    });
-  return program;
 }

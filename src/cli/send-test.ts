@@ -1,0 +1,116 @@
+import { randomBytes } from 'node:crypto';
+import type { Writable } from 'node:stream';
+import { AppRouter } from '../dispatch/router';
+import type { AppConfig } from '../config/config';
+import { Metrics } from '../metrics/metrics';
+import type { Notification } from '../notification/types';
+import type { DispatchOutcome } from '../pushkins/pushkin';
+import { systemClock } from '../util/clock';
+import { createLogger } from '../util/log';
+import { redactPushkey } from '../util/redact';
+import { loadForCli } from './check-config';
+
+export interface SendTestOptions {
+  readonly configFile: string;
+  readonly appId: string;
+  readonly pushkey: string;
+  readonly format: 'full' | 'event_id_only';
+  readonly message: string;
+}
+
+/**
+ * What a platform's answer usually means, for the operator reading `send-test`'s output.
+ * Matched against the outcome's reason, first match wins.
+ */
+const HINTS: ReadonlyArray<readonly [RegExp, string]> = [
+  [/BadDeviceToken/, 'APNs does not know this token in this environment. Most often a development (sandbox) token sent to production or the reverse: check `platform`, and give development builds their own app_id with `platform: sandbox`.'],
+  [/DeviceTokenNotForTopic/, 'The token belongs to another app: check `topic` (the app\'s bundle id).'],
+  [/Unregistered|ExpiredToken/, 'The app was uninstalled or its token expired: the client must register a new pusher.'],
+  [/TopicDisallowed|BadTopic|MissingTopic/, 'The topic is wrong or missing: set `topic` to the bundle id the certificate or key is allowed to push to.'],
+  [/BadCertificateEnvironment/, 'The certificate is for the other APNs environment: check `platform`.'],
+  [/BadCertificate/, 'APNs refused the client certificate: export it again from the Apple developer account.'],
+  [/ExpiredProviderToken|InvalidProviderToken|MissingProviderToken/, 'APNs refused the token signature: check keyfile, key_id and team_id, and that this host\'s clock is right.'],
+  [/UNREGISTERED/, 'FCM no longer knows this registration token (app uninstalled, data cleared or token rotated).'],
+  [/SENDER_ID_MISMATCH/, 'The token belongs to another Firebase project: check project_id and the service account file.'],
+  [/THIRD_PARTY_AUTH_ERROR/, 'iOS through FCM: the APNs key or certificate uploaded to the Firebase project is missing or invalid.'],
+  [/PERMISSION_DENIED|401|403/, 'The service account is not allowed to send: give it the Firebase Cloud Messaging API Admin role, and enable the FCM API in the project.'],
+  [/INVALID_ARGUMENT/, 'FCM refused the message or the token as malformed; its message above says which.'],
+  [/QUOTA_EXCEEDED|TooManyRequests|429/, 'The platform is rate-limiting: the homeserver\'s retry will go through later.'],
+  [/UNAVAILABLE|INTERNAL|ServiceUnavailable|InternalServerError|5\d\d/, 'The platform is having trouble: a temporary failure, retried later.'],
+  [/deadline|timeout|timed out|ECONNREFUSED|ENOTFOUND|connect/i, 'No answer from the platform: check this host reaches it (firewall, proxy setting) and the endpoint.'],
+];
+
+export function hintFor(outcome: DispatchOutcome): string | undefined {
+  if (!('reason' in outcome)) return undefined;
+  return HINTS.find(([pattern]) => pattern.test(outcome.reason))?.[1];
+}
+
+export function testNotification(options: SendTestOptions): Notification {
+  const device = {
+    app_id: options.appId,
+    pushkey: options.pushkey,
+    pushkey_ts: Math.floor(Date.now() / 1000),
+    data: options.format === 'event_id_only' ? { format: 'event_id_only' } : {},
+    tweaks: options.format === 'event_id_only' ? {} : { sound: 'default' },
+  };
+  const base = {
+    event_id: `$herald-test-${randomBytes(8).toString('hex')}`,
+    room_id: '!herald-test:localhost',
+    prio: 'high' as const,
+    counts: { unread: 1 },
+    devices: [device],
+  };
+  if (options.format === 'event_id_only') return base;
+  return {
+    ...base,
+    type: 'm.room.message',
+    sender: '@herald:localhost',
+    sender_display_name: 'Herald',
+    room_name: 'Herald test',
+    content: { msgtype: 'm.text', body: options.message },
+  };
+}
+
+/**
+ * `herald send-test`: sends one notification through the pushkin configured for the
+ * app_id, bypassing the HTTP layer and the store, and prints what the platform said.
+ * Exit code 0 when it was delivered.
+ */
+export async function sendTest(options: SendTestOptions, out: Writable): Promise<number> {
+  const loaded = loadForCli(options.configFile, out);
+  if (!loaded) return 1;
+  const { config } = loaded;
+  const route = new AppRouter<AppConfig>(config.apps.map((app) => [app.name, app] as const)).route(options.appId);
+  if (route.kind !== 'found') {
+    const why = route.kind === 'ambiguous' ? `matches several apps (${route.matches.join(', ')})` : 'matches no configured app';
+    out.write(`app_id ${options.appId} ${why}: the gateway would reject this pushkey.\n`);
+    return 1;
+  }
+  const app = route.target;
+  const log = createLogger('warn', process.stderr);
+  const pushkin = await app.pushkinType.create(app.settings, {
+    name: app.name,
+    log: log.child({ pushkin: app.name }),
+    metrics: new Metrics(),
+    clock: systemClock,
+  });
+  const notification = testNotification(options);
+  out.write(`app:     ${options.appId} → apps.${JSON.stringify(app.name)} (${app.type})\n`);
+  out.write(`pushkey: ${redactPushkey(options.pushkey)}\n`);
+  out.write(`format:  ${options.format}\n`);
+  const signal = AbortSignal.timeout(config.http.notifyDeadlineMs);
+  let outcome: DispatchOutcome;
+  try {
+    outcome = await pushkin.dispatch(notification, notification.devices[0], {
+      log,
+      deadline: Date.now() + config.http.notifyDeadlineMs,
+      signal,
+    });
+  } finally {
+    await pushkin.close();
+  }
+  out.write(`result:  ${outcome.kind}${'reason' in outcome ? ` (${outcome.reason})` : ''}\n`);
+  const hint = hintFor(outcome);
+  if (hint) out.write(`meaning: ${hint}\n`);
+  return outcome.kind === 'delivered' || outcome.kind === 'skipped' ? 0 : 1;
+}
