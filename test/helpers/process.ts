@@ -1,0 +1,63 @@
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { join } from 'node:path';
+
+const ROOT = join(__dirname, '..', '..');
+
+/** A herald process started from source, with its JSON log lines parsed as they come. */
+export class HeraldProcess {
+  readonly lines: Array<Record<string, unknown>> = [];
+  stderr = '';
+  private readonly child: ChildProcessWithoutNullStreams;
+  private readonly exited: Promise<number | null>;
+  private waiters: Array<() => void> = [];
+
+  constructor(args: string[], env: Record<string, string> = {}) {
+    this.child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'main.ts'), ...args], {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+    });
+    let partial = '';
+    this.child.stdout.on('data', (chunk: Buffer) => {
+      partial += chunk.toString();
+      const complete = partial.split('\n');
+      partial = complete.pop() ?? '';
+      for (const line of complete) if (line.trim()) this.lines.push(JSON.parse(line) as Record<string, unknown>);
+      for (const wake of this.waiters) wake();
+    });
+    this.child.stderr.on('data', (chunk: Buffer) => (this.stderr += chunk.toString()));
+    this.exited = new Promise((resolve) => this.child.on('close', (code) => resolve(code)));
+  }
+
+  /** Resolves with the first log line (from `from` on) whose msg matches. */
+  async waitFor(msg: string | RegExp, from = 0, timeoutMs = 15_000): Promise<Record<string, unknown>> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = this.lines.slice(from).find((line) => (typeof msg === 'string' ? line.msg === msg : msg.test(String(line.msg))));
+      if (found) return found;
+      if (Date.now() > deadline) throw new Error(`no log line ${String(msg)}; stderr: ${this.stderr}; lines: ${JSON.stringify(this.lines)}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 100);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+      this.waiters = [];
+    }
+  }
+
+  /** The notify listener's base URL, once ready. */
+  async url(): Promise<string> {
+    const ready = await this.waitFor('herald is ready');
+    return `http://${(ready.listen as string[])[0]}`;
+  }
+
+  signal(signal: NodeJS.Signals): void {
+    this.child.kill(signal);
+  }
+
+  async stop(): Promise<number | null> {
+    this.child.kill('SIGTERM');
+    return this.exited;
+  }
+}
