@@ -1,16 +1,16 @@
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
 import express, { type Express, type RequestHandler } from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
 import type { Dispatcher } from '../dispatch/dispatcher';
 import type { Metrics } from '../metrics/metrics';
 import type { Logger } from '../util/log';
+import { resourcePath } from '../util/resources';
 import { VERSION } from '../version';
 import { errorMiddleware, MatrixError } from './errors';
 import { notifyHandler, notifyMetrics } from './notify';
 
 /** Our OpenAPI document, read once at start-up. */
-export const OPENAPI_PATH = join(__dirname, '..', '..', 'openapi', 'herald.yaml');
+export const OPENAPI_PATH = resourcePath('openapi/herald.yaml');
 export const NOTIFY_PATH = '/_matrix/push/v1/notify';
 
 export interface HttpAppOptions {

@@ -2,8 +2,10 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { join } from 'node:path';
 
 const ROOT = join(__dirname, '..', '..');
+/** The built CLI, as installed (`npm test` builds first). */
+const HERALD_BIN = join(ROOT, 'dist', 'src', 'main.js');
 
-/** A herald process started from source, with its JSON log lines parsed as they come. */
+/** A herald process (the built CLI), with its JSON log lines parsed as they come. */
 export class HeraldProcess {
   readonly lines: Array<Record<string, unknown>> = [];
   stderr = '';
@@ -12,7 +14,7 @@ export class HeraldProcess {
   private waiters: Array<() => void> = [];
 
   constructor(args: string[], env: Record<string, string> = {}) {
-    this.child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'main.ts'), ...args], {
+    this.child = spawn(process.execPath, [HERALD_BIN, ...args], {
       cwd: ROOT,
       env: { ...process.env, ...env },
     });

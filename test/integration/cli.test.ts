@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const ROOT = join(__dirname, '..', '..');
+/** The built CLI, as installed (`npm test` builds first). */
+const HERALD_BIN = join(ROOT, 'dist', 'src', 'main.js');
 
 interface Run {
   code: number | null;
@@ -13,10 +15,10 @@ interface Run {
   stderr: string;
 }
 
-/** Runs the herald CLI from source; `whileRunning` gets the stdout seen so far and the process. */
+/** Runs the built herald CLI; `whileRunning` gets the stdout seen so far and the process. */
 function herald(args: string[], env: Record<string, string> = {}, untilReady?: (stdout: string) => boolean): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'main.ts'), ...args], {
+    const child = spawn(process.execPath, [HERALD_BIN, ...args], {
       cwd: ROOT,
       env: { ...process.env, ...env },
     });

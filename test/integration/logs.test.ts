@@ -1,0 +1,58 @@
+import assert from 'node:assert/strict';
+import { startGateway, type RunningGateway } from '../helpers/gateway';
+import { ScriptedPlatform } from '../helpers/scripted-pushkin';
+
+const APPS = 'apps: {com.example.app: {type: scripted}, "*.glob.*": {type: scripted}, "*.glob.two": {type: scripted}}';
+
+async function notify(gw: RunningGateway, devices: Array<{ app_id: string; pushkey: string }>, headers: Record<string, string> = {}): Promise<number> {
+  const response = await fetch(`${gw.url}/_matrix/push/v1/notify`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify({ notification: { event_id: `$${Math.random()}`, devices } }),
+  });
+  await response.arrayBuffer();
+  return response.status;
+}
+
+describe('logs', () => {
+  let gw: RunningGateway;
+  afterEach(() => gw.close());
+
+  it('write one access line per request, with a request id shared by the lines about it', async () => {
+    gw = await startGateway(APPS, { pushkinTypes: new ScriptedPlatform().types() });
+    await notify(gw, [{ app_id: 'com.unknown', pushkey: 'pk-1' }]);
+    const access = gw.logs.lines.filter((line) => line.msg === 'request');
+    assert.equal(access.length, 1);
+    const [line] = access;
+    assert.equal(line?.method, 'POST');
+    assert.equal(line?.path, '/_matrix/push/v1/notify');
+    assert.equal(line?.status, 200);
+    assert.equal(typeof line?.duration_ms, 'number');
+    assert.equal(line?.client, '127.0.0.1');
+    const warning = gw.logs.lines.find((l) => String(l.msg).startsWith('rejecting pushkey'));
+    assert.equal(warning?.request_id, line?.request_id);
+    assert.equal(warning?.app_id, 'com.unknown');
+    assert.ok(String(warning?.event_id).startsWith('$'));
+  });
+
+  it('take the client address from X-Forwarded-For only when configured', async () => {
+    gw = await startGateway(`log: {access: {x_forwarded_for: true}}\n${APPS}`, { pushkinTypes: new ScriptedPlatform().types() });
+    await notify(gw, [], { 'x-forwarded-for': '203.0.113.7, 10.0.0.1' });
+    assert.equal(gw.logs.lines.find((line) => line.msg === 'request')?.client, '203.0.113.7');
+    await gw.close();
+    gw = await startGateway(APPS, { pushkinTypes: new ScriptedPlatform().types() });
+    await notify(gw, [], { 'x-forwarded-for': '203.0.113.7' });
+    assert.equal(gw.logs.lines.find((line) => line.msg === 'request')?.client, '127.0.0.1');
+  });
+
+  it('never contain a pushkey, whatever happens to it', async () => {
+    gw = await startGateway(APPS, { pushkinTypes: new ScriptedPlatform().types() });
+    const pushkeys = ['delivered-SECRETKEY1', 'reject-SECRETKEY2', 'retry-SECRETKEY3', 'misconfig-SECRETKEY4', 'throw-SECRETKEY5', 'fail-SECRETKEY6'];
+    await notify(gw, pushkeys.map((pushkey) => ({ app_id: 'com.example.app', pushkey })));
+    await notify(gw, [{ app_id: 'com.unknown', pushkey: 'SECRETKEY7' }, { app_id: 'a.glob.two', pushkey: 'SECRETKEY8' }]);
+    await notify(gw, [{ app_id: 'com.example.app', pushkey: 'reject-SECRETKEY2' }]);
+    assert.ok(gw.logs.lines.length >= 6, 'traffic was logged at debug');
+    assert.doesNotMatch(gw.logs.raw, /SECRETKEY/);
+    assert.ok(gw.logs.lines.some((line) => typeof line.pushkey_hash === 'string'));
+  });
+});
