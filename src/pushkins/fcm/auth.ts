@@ -2,7 +2,7 @@ import { sign } from 'node:crypto';
 import type { Clock } from '../../util/clock';
 import type { Logger } from '../../util/log';
 import type { ServiceAccount } from './config';
-import type { Upstream } from './client';
+import { errorText, type Upstream } from './client';
 import { parseRetryAfter } from './reasons';
 
 export const FCM_SCOPE = 'https://www.googleapis.com/auth/firebase.messaging';
@@ -66,7 +66,7 @@ export class AccessTokenSource {
     } catch (err) {
       // Renewal failed but the old token still has a while to live: keep sending with it.
       if (!signal.aborted && cached && this.clock.now() < cached.expiresAt - EXPIRY_SAFETY_MS) {
-        this.log.warn({ err: describe(err) }, 'could not renew the FCM access token; using the current one until it expires');
+        this.log.warn({ err: errorText(err) }, 'could not renew the FCM access token; using the current one until it expires');
         return cached.token;
       }
       throw err;
@@ -95,7 +95,7 @@ export class AccessTokenSource {
         this.closing.signal,
       );
     } catch (err) {
-      throw new TokenError(`token endpoint unreachable: ${describe(err)}`, 'retry', 'token_endpoint_unreachable');
+      throw new TokenError(`token endpoint unreachable: ${errorText(err)}`, 'retry', 'token_endpoint_unreachable');
     }
     if (response.status !== 200) throw this.refusal(response.status, response.body, response.headers['retry-after']);
 
@@ -149,14 +149,6 @@ function safeJson(text: string): Record<string, unknown> | undefined {
   } catch {
     return undefined;
   }
-}
-
-function describe(err: unknown): string {
-  if (err instanceof Error) {
-    const code = (err as NodeJS.ErrnoException).code;
-    return code ? `${err.message} (${code})` : err.message;
-  }
-  return String(err);
 }
 
 /** `promise`, unless `signal` aborts first (the shared refresh keeps running for the others). */

@@ -66,27 +66,46 @@ export class Upstream {
    * timeouts and aborts; any HTTP status is a normal answer.
    */
   async post(path: string, headers: Record<string, string>, body: string, signal: AbortSignal): Promise<UpstreamResponse> {
-    const timeout = AbortSignal.timeout(this.options.timeoutMs);
-    const response = await this.dispatcher.request({
-      origin: this.origin,
-      path,
-      method: 'POST',
-      headers,
-      body,
-      signal: AbortSignal.any([signal, timeout]),
-      headersTimeout: this.options.timeoutMs,
-      bodyTimeout: this.options.timeoutMs,
-      // A POST is only multiplexed/pipelined when marked idempotent. A send replayed after a
-      // dropped connection may reach a device twice; a lost one never arrives at all.
-      idempotent: true,
-    });
-    const text = await response.body.text();
-    return { status: response.statusCode, headers: response.headers, body: text.slice(0, MAX_BODY_CHARS) };
+    // Our own controller rather than AbortSignal.any: its listeners on long-lived signals are only
+    // dropped when those abort, which would pile up on the pushkin's lifetime signal.
+    const controller = new AbortController();
+    const abort = () => controller.abort(signal.reason);
+    if (signal.aborted) abort();
+    signal.addEventListener('abort', abort, { once: true });
+    const timer = setTimeout(() => controller.abort(new Error(`no answer within ${this.options.timeoutMs} ms`)), this.options.timeoutMs);
+    try {
+      const response = await this.dispatcher.request({
+        origin: this.origin,
+        path,
+        method: 'POST',
+        headers,
+        body,
+        signal: controller.signal,
+        headersTimeout: this.options.timeoutMs,
+        bodyTimeout: this.options.timeoutMs,
+        // A POST is only multiplexed/pipelined when marked idempotent. A send replayed after a
+        // dropped connection may reach a device twice; a lost one never arrives at all.
+        idempotent: true,
+      });
+      const text = await response.body.text();
+      return { status: response.statusCode, headers: response.headers, body: text.slice(0, MAX_BODY_CHARS) };
+    } finally {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', abort);
+    }
   }
 
-  async close(): Promise<void> {
+  /** Lets requests in flight finish for a moment, then cuts them: closing must not hang on a silent upstream. */
+  async close(graceMs = 2_000): Promise<void> {
     this.gate.close();
-    await this.dispatcher.close().catch(() => this.dispatcher.destroy());
+    let timer: NodeJS.Timeout | undefined;
+    const graceOver = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), graceMs);
+    });
+    const closed = this.dispatcher.close().then(() => 'closed' as const, () => 'timeout' as const);
+    const result = await Promise.race([closed, graceOver]);
+    clearTimeout(timer);
+    if (result === 'timeout') await this.dispatcher.destroy().catch(() => undefined);
   }
 }
 
@@ -139,4 +158,11 @@ class Gate {
   close(): void {
     for (const waiter of this.queue.splice(0)) waiter.fail(new Error('FCM client closed'));
   }
+}
+
+/** An error as a log-safe line: message and errno code (never request headers or bodies). */
+export function errorText(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const code = (err as NodeJS.ErrnoException).code;
+  return code ? `${err.message} (${code})` : err.message;
 }

@@ -43,7 +43,9 @@ const TARGET_KEYS = ['token', 'topic', 'condition'] as const;
 
 /** Reads `apps.<name>` for `type: gcm` / `fcm`. Reports every problem on the section; never throws. */
 export function readFcmConfig(section: ConfigSection): FcmConfig {
-  if (section.has('api_key')) section.error('api_key', LEGACY_GONE);
+  // rawValue marks the key as read, so it gets this explanation rather than an "unknown key" warning too.
+  const apiKey = section.rawValue('api_key');
+  if (apiKey !== undefined && apiKey !== null) section.error('api_key', LEGACY_GONE);
   const apiVersion = section.string('api_version', { default: 'v1' });
   if (apiVersion === 'legacy') section.error('api_version', LEGACY_GONE);
   else if (apiVersion !== 'v1') section.error('api_version', `must be "v1", got ${JSON.stringify(apiVersion)}`);
@@ -133,11 +135,11 @@ function readFcmOptions(section: ConfigSection): JsonObject {
   }
   for (const target of TARGET_KEYS) {
     if (raw[target] !== undefined) {
-      section.error(`fcm_options.${target}`, 'not allowed: Herald sends each message to the device pushkey (message.token)');
+      section.problems.error(`${section.keyPath('fcm_options')}.${target}`, 'not allowed: Herald sends each message to the device pushkey (message.token)');
     }
   }
   if (raw.data !== undefined) {
-    section.warn('fcm_options.data', "ignored: message.data is built from each notification; put fixed keys in the pusher's default_payload");
+    section.problems.warn(`${section.keyPath('fcm_options')}.data`, "ignored: message.data is built from each notification; put fixed keys in the pusher's default_payload");
   }
   // A private copy, frozen all the way down: messages are built from it concurrently.
   return deepFreeze(structuredClone(raw));

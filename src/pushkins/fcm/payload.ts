@@ -2,13 +2,10 @@ import { isPlainObject } from '../../config/section';
 import type { Device, Notification } from '../../notification/types';
 import type { DispatchOutcome } from '../pushkin';
 import type { JsonObject } from './config';
+import { capField, ELLIPSIS_BYTES, truncateWithEllipsis } from './truncate';
 
 /** FCM refuses messages whose payload is larger than this. */
 export const MAX_MESSAGE_BYTES = 4096;
-/** Sygnal's per-field limit: longer values are cut to at most 1021 bytes plus `…`. */
-export const MAX_FIELD_BYTES = 1024;
-const ELLIPSIS = '…';
-const ELLIPSIS_BYTES = 3;
 
 /** An FCM v1 `Message`: `fcm_options` from the config plus what Herald sets. */
 export interface FcmMessage {
@@ -46,10 +43,11 @@ function isChoppable(key: string): boolean {
   return key.startsWith('content_') || key === 'sender_display_name' || key === 'room_name';
 }
 
-/** FCM rejects the whole message when a data key is one of these. */
+/** FCM rejects the whole message when a data key is one of these (and one key JS cannot hold). */
 function isReservedDataKey(key: string): boolean {
   const lower = key.toLowerCase();
-  return lower === 'from' || lower === 'message_type' || lower.startsWith('google') || lower.startsWith('gcm');
+  // __proto__ is not reserved by FCM, but assigning it to a plain object would drop it silently.
+  return lower === '__proto__' || lower === 'from' || lower === 'message_type' || lower.startsWith('google') || lower.startsWith('gcm');
 }
 
 /**
@@ -166,25 +164,4 @@ function fitToLimit(message: Record<string, unknown>, original: Record<string, s
     shortened = true;
   }
   return { message: { ...message, data } as unknown as FcmMessage, shortened };
-}
-
-/** Sygnal's per-field rule: over 1024 bytes → at most 1021 bytes and `…`. */
-export function capField(value: string): string {
-  return Buffer.byteLength(value) > MAX_FIELD_BYTES ? truncateWithEllipsis(value, MAX_FIELD_BYTES) : value;
-}
-
-/** `value` if it fits in `maxBytes`, else its longest prefix that fits with `…` after it. */
-export function truncateWithEllipsis(value: string, maxBytes: number): string {
-  if (Buffer.byteLength(value) <= maxBytes) return value;
-  return truncateUtf8(value, Math.max(0, maxBytes - ELLIPSIS_BYTES)) + ELLIPSIS;
-}
-
-/** The longest prefix of `value` whose UTF-8 encoding fits in `maxBytes`, never splitting a character. */
-export function truncateUtf8(value: string, maxBytes: number): string {
-  const bytes = Buffer.from(value, 'utf8');
-  if (bytes.length <= maxBytes) return value;
-  let end = maxBytes;
-  // Step back over continuation bytes (10xxxxxx) to the start of the character being cut.
-  while (end > 0 && ((bytes[end] as number) & 0xc0) === 0x80) end--;
-  return bytes.subarray(0, end).toString('utf8');
 }

@@ -3,7 +3,7 @@ import type { Device, Notification } from '../../notification/types';
 import type { DispatchContext, DispatchOutcome, Pushkin, PushkinEnv, PushkinType } from '../pushkin';
 import { DEFAULT_RETRY_POLICY, withRetries, type RetryPolicy } from '../retry';
 import { AccessTokenSource, TokenError } from './auth';
-import { Upstream } from './client';
+import { errorText, Upstream } from './client';
 import { readFcmConfig, type FcmConfig } from './config';
 import { buildMessage, type FcmMessage } from './payload';
 import { classifyFcmError, parseFcmError, parseRetryAfter } from './reasons';
@@ -36,8 +36,9 @@ export class FcmPushkin implements Pushkin {
     this.tokens = new AccessTokenSource(config.serviceAccount, this.tokenEndpoint, env.clock, env.log);
     const basePath = new URL(config.endpoint).pathname.replace(/\/+$/, '');
     this.sendPath = `${basePath}/v1/projects/${encodeURIComponent(config.projectId)}/messages:send`;
-    env.metrics.pendingGcmRequests.labels(this.name).set(0);
-    env.metrics.activeGcmRequests.labels(this.name).set(0);
+    // inc(0), not set(0): after a config reload the previous pushkin may still have sends counted here.
+    env.metrics.pendingGcmRequests.labels(this.name).inc(0);
+    env.metrics.activeGcmRequests.labels(this.name).inc(0);
   }
 
   async dispatch(notification: Notification, device: Device, ctx: DispatchContext): Promise<DispatchOutcome> {
@@ -58,7 +59,8 @@ export class FcmPushkin implements Pushkin {
         ctx.log.info({ reason: outcome.reason, delay_ms: Math.round(delayMs) }, 'retrying FCM send');
       },
       onDeadline: (outcome) => {
-        this.env.metrics.deadlineExceeded.labels(this.name).inc();
+        // Once the signal has aborted, the dispatcher has already counted this device.
+        if (!ctx.signal.aborted) this.env.metrics.deadlineExceeded.labels(this.name).inc();
         ctx.log.warn({ reason: outcome.reason }, 'FCM send given up for now; the homeserver will retry');
       },
     });
@@ -163,12 +165,6 @@ export class FcmPushkin implements Pushkin {
     this.tokens.close();
     await Promise.all([this.fcm.close(), this.tokenEndpoint.close()]);
   }
-}
-
-function errorText(err: unknown): string {
-  if (!(err instanceof Error)) return String(err);
-  const code = (err as NodeJS.ErrnoException).code;
-  return code ? `${err.message} (${code})` : err.message;
 }
 
 export const fcmPushkinType: PushkinType<FcmConfig> = {
