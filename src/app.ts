@@ -103,15 +103,9 @@ export class Gateway {
   }
 
   private async bind(server: Server, port: number, host: string): Promise<AddressInfo> {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    const address = await listenOn(server, port, host);
     this.servers.push(server);
-    return server.address() as AddressInfo;
+    return address;
   }
 
   /**
@@ -138,6 +132,17 @@ export class Gateway {
     // Give requests that took the old dispatcher the whole deadline to finish before closing it.
     setTimeout(() => void closePushkins(previous.pushkins, this.log), config.http.notifyDeadlineMs + 1_000).unref();
   }
+}
+
+export async function listenOn(server: Server, port: number, host: string): Promise<AddressInfo> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return server.address() as AddressInfo;
 }
 
 async function buildGeneration(config: HeraldConfig, store: PushStore, clock: Clock, log: Logger, metrics: Metrics): Promise<Generation> {

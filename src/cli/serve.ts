@@ -1,60 +1,82 @@
+import cluster from 'node:cluster';
+import { AggregatorRegistry } from 'prom-client';
 import { Gateway } from '../app';
-import { loadConfigFile } from '../config/config';
+import { loadConfigFile, type LoadedConfig } from '../config/config';
 import { ConfigError } from '../config/section';
 import { BUILTIN_PUSHKIN_TYPES } from '../pushkins/registry';
 import { createLogger, type Logger } from '../util/log';
 import { VERSION } from '../version';
+import { runPrimary, type WorkerReady } from './cluster';
 
-/** Runs the gateway until SIGTERM/SIGINT; SIGHUP re-reads the config file. Resolves with the exit code. */
+/**
+ * Runs the gateway until SIGTERM/SIGINT; SIGHUP re-reads the config file. With
+ * `workers: N > 1` this process becomes the cluster primary and N workers serve.
+ * Resolves with the exit code.
+ */
 export async function serve(file: string): Promise<number> {
-  let loaded;
-  try {
-    loaded = loadConfigFile(file, BUILTIN_PUSHKIN_TYPES);
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`herald: ${file}: ${err.message}\n`);
-      return 78; // EX_CONFIG
-    }
-    throw err;
-  }
+  const loaded = loadOrReport(file);
+  if (!loaded) return 78; // EX_CONFIG
   const { config, warnings } = loaded;
   const log = createLogger(config.log.level);
-  for (const warning of warnings) log.warn({ config: file }, warning);
+  if (cluster.isPrimary) for (const warning of warnings) log.warn({ config: file }, warning);
+  if (cluster.isPrimary && config.workers > 1) return runPrimary(config, log);
 
-  const gateway = await Gateway.create(config, { log });
+  const gateway = await Gateway.create(config, { log: cluster.isWorker ? log.child({ worker: cluster.worker?.id }) : log });
   // Signal handlers go in before the listeners open: a supervisor may signal as soon as
   // it sees the process serve, and an unhandled SIGTERM would kill it mid-request.
   const stopped = new Promise<number>((resolve) => {
+    let stopping = false;
     const stop = (signal: NodeJS.Signals) => {
-      log.info({ signal }, 'shutting down: finishing requests in flight');
+      if (stopping) return;
+      stopping = true;
+      gateway.log.info({ signal }, 'shutting down: finishing requests in flight');
       gateway.close().then(
         () => {
-          log.info('stopped');
+          gateway.log.info('stopped');
           resolve(0);
         },
         (err: unknown) => {
-          log.error({ err }, 'error while shutting down');
+          gateway.log.error({ err }, 'error while shutting down');
           resolve(1);
         },
       );
     };
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
   });
-  process.on('SIGHUP', () => reload(file, gateway, log));
+  process.on('SIGHUP', () => reload(file, gateway, gateway.log));
 
   const addresses = await gateway.listen();
+  const listen = addresses.map((a) => `${a.address}:${a.port}`);
+  if (cluster.isWorker) {
+    // The primary serves metrics for the whole cluster from every worker's registry.
+    // prom-client installs a worker's reply handler only when an AggregatorRegistry is built.
+    new AggregatorRegistry();
+    AggregatorRegistry.setRegistries([gateway.metrics.registry]);
+    process.send?.({ type: 'herald-ready', listen } satisfies WorkerReady);
+    return stopped;
+  }
   const metricsAddress = await gateway.listenMetrics();
   log.info(
     {
       version: VERSION,
-      listen: addresses.map((a) => `${a.address}:${a.port}`),
+      listen,
       ...(metricsAddress ? { metrics: `http://${metricsAddress.address}:${metricsAddress.port}/metrics` } : {}),
       apps: config.apps.map((a) => `${a.name} (${a.type})`),
     },
     'herald is ready',
   );
   return stopped;
+}
+
+function loadOrReport(file: string): LoadedConfig | undefined {
+  try {
+    return loadConfigFile(file, BUILTIN_PUSHKIN_TYPES);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`herald: ${file}: ${err.message}\n`);
+    return undefined;
+  }
 }
 
 /** Re-reads the config file; an invalid one is refused and the running config keeps serving. */

@@ -39,6 +39,8 @@ export interface HeraldConfig {
   };
   /** Outbound HTTP CONNECT proxy for upstream traffic. */
   readonly proxy?: string;
+  /** Processes serving the notify port (node:cluster); 1 serves from the main process. */
+  readonly workers: number;
   readonly store: {
     readonly rejectedTtlSeconds: number;
     readonly rejectedMaxEntries: number;
@@ -108,6 +110,7 @@ export function validateConfig(raw: unknown, baseDir: string, pushkinTypes: Push
   }
   metricsSection.finish();
 
+  const workers = root.integer('workers', { default: 1, min: 1, max: 64 });
   const proxy = root.string('proxy');
   if (proxy !== undefined) checkProxyUrl(proxy, root.keyPath('proxy'), problems);
 
@@ -125,7 +128,7 @@ export function validateConfig(raw: unknown, baseDir: string, pushkinTypes: Push
   root.finish();
 
   if (problems.errors.length > 0) throw new ConfigError(problems.errors);
-  const config: HeraldConfig = { http, log, metrics, ...(proxy !== undefined ? { proxy } : {}), store, apps };
+  const config: HeraldConfig = { http, log, metrics, ...(proxy !== undefined ? { proxy } : {}), workers, store, apps };
   return { config, warnings: problems.warnings };
 }
 

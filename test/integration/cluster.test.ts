@@ -1,0 +1,39 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { HeraldProcess } from '../helpers/process';
+
+describe('workers (node:cluster)', () => {
+  it('serves from several workers, aggregates their metrics, reloads each, and stops cleanly', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'herald-cluster-')), 'herald.yaml');
+    writeFileSync(file, "workers: 2\nhttp: {port: 0}\nmetrics: {prometheus: {enabled: true, port: 0}}\napps: {com.example.a: {type: noop}}\n");
+    const herald = new HeraldProcess(['--config', file]);
+    try {
+      const ready = await herald.waitFor('herald is ready');
+      assert.equal(ready.workers, 2);
+      const url = `http://${(ready.listen as string[])[0]}`;
+      const send = async (appId: string) => {
+        const response = await fetch(`${url}/_matrix/push/v1/notify`, {
+          method: 'POST',
+          body: JSON.stringify({ notification: { devices: [{ app_id: appId, pushkey: 'k' }] } }),
+        });
+        return ((await response.json()) as { rejected: string[] }).rejected;
+      };
+      for (let i = 0; i < 20; i++) assert.deepEqual(await send('com.example.a'), []);
+
+      const metrics = await (await fetch(String(ready.metrics))).text();
+      assert.match(metrics, /^sygnal_notifications_received_total 20$/m);
+
+      writeFileSync(file, "workers: 2\nhttp: {port: 0}\napps: {com.example.b: {type: noop}}\n");
+      const mark = herald.lines.length;
+      herald.signal('SIGHUP');
+      const first = await herald.waitFor('configuration reloaded', mark);
+      const second = await herald.waitFor('configuration reloaded', herald.lines.indexOf(first) + 1);
+      assert.notEqual(first.worker, second.worker, 'each worker reloads');
+      for (let i = 0; i < 6; i++) assert.deepEqual(await send('com.example.a'), ['k']);
+    } finally {
+      assert.equal(await herald.stop(), 0);
+    }
+  });
+});
