@@ -1,3 +1,4 @@
+import { apnsPushkinType } from './apns/pushkin';
 import { fcmPushkinType } from './fcm/pushkin';
 import { noopPushkinType } from './noop/pushkin';
 import type { PushkinType } from './pushkin';
@@ -10,6 +11,7 @@ export type PushkinTypes = ReadonlyMap<string, PushkinType<unknown>>;
 
 export const BUILTIN_PUSHKIN_TYPES: PushkinTypes = new Map<string, PushkinType<unknown>>([
   ['noop', noopPushkinType as PushkinType<unknown>],
+  ['apns', apnsPushkinType as PushkinType<unknown>],
   ['gcm', fcmPushkinType as PushkinType<unknown>],
   ['fcm', fcmPushkinType as PushkinType<unknown>],
 ]);

@@ -1,5 +1,6 @@
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import forge from 'node-forge';
+import { extensionOids } from './der';
 
 /**
  * Start-up checks on APNs credentials, so a wrong file fails `herald check-config`
@@ -97,7 +98,12 @@ export function checkCertificate(
 ): CertificateProblems {
   const errors: string[] = [];
   const warnings: string[] = [];
-  const oids = new Set(extensionOids(certificate.raw));
+  let oids: Set<string>;
+  try {
+    oids = new Set(extensionOids(certificate.raw));
+  } catch (err) {
+    return { errors: [`the certificate's extensions cannot be read: ${(err as Error).message}`], warnings };
+  }
   if (!oids.has(APPLE_PUSH_OIDS[environment])) {
     errors.push(
       `the certificate has no Apple push extension for ${environment} (OID ${APPLE_PUSH_OIDS[environment]}): ` +
@@ -132,70 +138,4 @@ export function checkTokenKey(text: string): string | undefined {
     return `not an EC P-256 key (got ${key.asymmetricKeyType}${curve ? ` ${curve}` : ''}): expected the AuthKey_<key id>.p8 file from Apple`;
   }
   return undefined;
-}
-
-/**
- * The extension OIDs of a DER certificate. Node's X509Certificate does not list
- * custom extensions, so this walks just enough DER: Certificate → tbsCertificate →
- * [3] extensions → each Extension's extnID.
- */
-export function extensionOids(der: Buffer): string[] {
-  const certificate = readTlv(der, 0);
-  const tbs = childrenOf(der, certificate)[0];
-  if (tbs === undefined) return [];
-  const explicit = childrenOf(der, tbs).find((tlv) => tlv.tag === 0xa3);
-  if (explicit === undefined) return [];
-  const list = childrenOf(der, explicit)[0];
-  if (list === undefined) return [];
-  return childrenOf(der, list).flatMap((extension) => {
-    const id = childrenOf(der, extension)[0];
-    return id?.tag === 0x06 ? [decodeOid(der.subarray(id.start, id.end))] : [];
-  });
-}
-
-interface Tlv {
-  readonly tag: number;
-  /** Where the contents start and end. */
-  readonly start: number;
-  readonly end: number;
-}
-
-function readTlv(der: Buffer, offset: number): Tlv {
-  if (offset + 2 > der.length) throw new Error('truncated DER');
-  const tag = der[offset] as number;
-  let length = der[offset + 1] as number;
-  let start = offset + 2;
-  if (length & 0x80) {
-    const count = length & 0x7f;
-    if (count === 0 || count > 4 || start + count > der.length) throw new Error('unsupported DER length');
-    length = 0;
-    for (let i = 0; i < count; i++) length = length * 256 + (der[start++] as number);
-  }
-  if (start + length > der.length) throw new Error('truncated DER');
-  return { tag, start, end: start + length };
-}
-
-function childrenOf(der: Buffer, parent: Tlv): Tlv[] {
-  const children: Tlv[] = [];
-  for (let offset = parent.start; offset < parent.end; ) {
-    const child = readTlv(der, offset);
-    children.push(child);
-    offset = child.end;
-  }
-  return children;
-}
-
-function decodeOid(bytes: Buffer): string {
-  const parts: number[] = [];
-  let value = 0;
-  for (const byte of bytes) {
-    value = value * 128 + (byte & 0x7f);
-    if ((byte & 0x80) === 0) {
-      parts.push(value);
-      value = 0;
-    }
-  }
-  const first = parts.shift() ?? 0;
-  const head = first < 80 ? [Math.floor(first / 40), first % 40] : [2, first - 80];
-  return [...head, ...parts].join('.');
 }

@@ -18,7 +18,7 @@ export const MAX_PAYLOAD_BYTES = 4096;
 export const MAX_VOIP_PAYLOAD_BYTES = 5120;
 
 export type TruncateResult =
-  | { readonly ok: true; readonly json: string; readonly bytes: number; readonly truncated: boolean }
+  | { readonly ok: true; readonly payload: JsonObject; readonly json: string; readonly bytes: number; readonly truncated: boolean }
   /** Nothing choppable is left and the payload is still `bytes` long. */
   | { readonly ok: false; readonly bytes: number };
 
@@ -32,7 +32,7 @@ interface Choppable {
 export function truncatePayload(payload: JsonObject, maxBytes: number): TruncateResult {
   const json = JSON.stringify(payload);
   const bytes = Buffer.byteLength(json, 'utf8');
-  if (bytes <= maxBytes) return { ok: true, json, bytes, truncated: false };
+  if (bytes <= maxBytes) return { ok: true, payload, json, bytes, truncated: false };
 
   const copy = structuredClone(payload);
   const fields = choppables(copy);
@@ -51,7 +51,7 @@ export function truncatePayload(payload: JsonObject, maxBytes: number): Truncate
   // The running size is exact; this guards against a mistake in jsonCost rather than
   // ever sending more than Apple accepts.
   if (resultBytes > maxBytes) return { ok: false, bytes: resultBytes };
-  return { ok: true, json: result, bytes: resultBytes, truncated: true };
+  return { ok: true, payload: copy, json: result, bytes: resultBytes, truncated: true };
 }
 
 function choppables(payload: JsonObject): Choppable[] {

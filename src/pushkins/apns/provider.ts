@@ -1,0 +1,182 @@
+import { randomUUID } from 'node:crypto';
+import { MultiProvider, Notification, Provider, type NotificationPushType, type ProviderOptions } from '@parse/node-apn';
+import type { Logger } from '../../util/log';
+import type { ApnsConfig } from './config';
+import type { JsonObject } from './payload';
+import { reasonFromBody, watchAnswers, type Observed } from './wire';
+
+/**
+ * With wire.ts, the only code that talks to APNs. It owns the node-apn Provider and works around
+ * the library's known problems (npm-notes, @parse/node-apn):
+ * - its immediate retries are turned off (connectionRetryLimit 0): the pushkin owns
+ *   the retry policy, with backoff and a deadline;
+ * - a silently dead HTTP/2 connection is never replaced by node-apn, so after
+ *   NO_ANSWER_LIMIT requests in a row get no answer the Provider is rebuilt;
+ * - it drops Retry-After and, for some answers, the status and reason, so the
+ *   answer is read off the HTTP/2 stream itself (see watchAnswers).
+ */
+
+/** Requests in a row without an answer after which the connection is presumed dead. */
+export const NO_ANSWER_LIMIT = 2;
+/** How long close() waits for node-apn to close its sessions. */
+const SHUTDOWN_WAIT_MS = 2_000;
+
+export interface ApnsRequest {
+  /** Hex device token, already validated (it goes into the URL path). */
+  readonly token: string;
+  readonly payload: JsonObject;
+  readonly priority: 5 | 10;
+  readonly topic?: string;
+  readonly pushType?: string;
+}
+
+export type ApnsAnswer =
+  | { readonly kind: 'answer'; readonly apnsId: string; readonly status: number; readonly reason?: string; readonly retryAfter?: string }
+  /** Timeout, refused or broken connection, TLS failure: APNs said nothing. */
+  | { readonly kind: 'no-answer'; readonly apnsId: string; readonly error: string };
+
+type ProviderLike = Pick<Provider, 'send' | 'shutdown'>;
+
+interface Slot {
+  readonly provider: ProviderLike;
+  noAnswers: number;
+}
+
+/** node-apn options for one app; `proxy` is the gateway's outbound proxy URL, if any. */
+export function providerOptions(config: ApnsConfig, proxy: URL | undefined): ProviderOptions {
+  const auth = config.auth;
+  if (auth === null) throw new Error('APNs pushkin built from a configuration with errors');
+  const credentials: ProviderOptions =
+    auth.kind === 'token'
+      ? { token: { key: auth.key, keyId: auth.keyId, teamId: auth.teamId } }
+      : auth.credentials.pfx
+        ? { pfx: auth.credentials.pfx, ...(auth.passphrase !== undefined ? { passphrase: auth.passphrase } : {}) }
+        : { cert: auth.credentials.pem?.cert, key: auth.credentials.pem?.key, ...(auth.passphrase !== undefined ? { passphrase: auth.passphrase } : {}) };
+  return {
+    ...credentials,
+    production: config.platform === 'production',
+    connectionRetryLimit: 0,
+    requestTimeout: config.requestTimeoutMs,
+    ...(config.endpoint ? { address: config.endpoint.host, port: config.endpoint.port } : {}),
+    ...(config.ca !== undefined ? { ca: [config.ca] } : {}),
+    ...(proxy ? { proxy: { host: proxy.hostname, port: proxy.port || '80' } } : {}),
+  };
+}
+
+export class ApnsTransport {
+  private current: Slot;
+  private closed = false;
+  /** Answers seen on the wire, by the apns-id we gave the request. */
+  private readonly observed = new Map<string, Observed>();
+
+  constructor(
+    private readonly options: ProviderOptions,
+    private readonly maxConnections: number,
+    private readonly log: Logger,
+    private readonly noAnswerLimit: number = NO_ANSWER_LIMIT,
+  ) {
+    this.current = { provider: this.build(), noAnswers: 0 };
+  }
+
+  async send(request: ApnsRequest): Promise<ApnsAnswer> {
+    const apnsId = randomUUID();
+    if (this.closed) return { kind: 'no-answer', apnsId, error: 'the APNs connection is closed' };
+    const slot = this.current;
+    const note = new Notification();
+    note.id = apnsId;
+    note.priority = request.priority;
+    note.rawPayload = request.payload;
+    if (request.topic !== undefined) note.topic = request.topic;
+    if (request.pushType !== undefined) note.pushType = request.pushType as NotificationPushType;
+
+    this.observed.set(apnsId, { headers: {}, body: '' });
+    let failure: { status?: number; response?: { reason?: string }; error?: Error } | undefined;
+    try {
+      const result = await slot.provider.send(note, request.token);
+      if (result.sent.length === 0) failure = result.failed[0] ?? { error: new Error('node-apn reported nothing') };
+    } catch (err) {
+      // send() is documented never to throw; this keeps a library bug from becoming a 500.
+      failure = { error: err as Error };
+    }
+    const seen = this.observed.get(apnsId);
+    this.observed.delete(apnsId);
+
+    const answer = toAnswer(apnsId, failure, seen);
+    this.watch(slot, answer);
+    return answer;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await shutdown(this.current.provider);
+  }
+
+  private build(): ProviderLike {
+    const provider =
+      this.maxConnections > 1 ? new MultiProvider({ ...this.options, clientCount: this.maxConnections }) : new Provider(this.options);
+    if (!watchAnswers(provider, (id) => this.observed.get(id))) {
+      this.log.warn('cannot observe node-apn responses (library internals changed?); Retry-After will be ignored');
+    }
+    return provider;
+  }
+
+  /** The watchdog: a provider that keeps getting no answer is replaced. */
+  private watch(slot: Slot, answer: ApnsAnswer): void {
+    // Answers from a provider already replaced say nothing about the current one.
+    if (slot !== this.current || this.closed) return;
+    if (answer.kind === 'answer') {
+      slot.noAnswers = 0;
+      return;
+    }
+    slot.noAnswers++;
+    if (slot.noAnswers < this.noAnswerLimit) return;
+    let provider: ProviderLike;
+    try {
+      provider = this.build();
+    } catch (err) {
+      this.log.error({ err }, 'cannot build a new APNs connection; keeping the old one');
+      slot.noAnswers = 0;
+      return;
+    }
+    this.current = { provider, noAnswers: 0 };
+    this.log.warn(
+      { no_answers: slot.noAnswers, last_error: answer.error },
+      'APNs connection looks dead (requests in a row got no answer): replacing it',
+    );
+    // Requests still running on the old provider finish or time out there.
+    void shutdown(slot.provider);
+  }
+}
+
+function toAnswer(
+  apnsId: string,
+  failure: { status?: number; response?: { reason?: string }; error?: Error } | undefined,
+  seen: Observed | undefined,
+): ApnsAnswer {
+  if (failure === undefined) return { kind: 'answer', apnsId, status: 200 };
+  const wireStatus = seen?.headers[':status'];
+  const status = typeof wireStatus === 'number' ? wireStatus : failure.status;
+  if (typeof status !== 'number') {
+    return { kind: 'no-answer', apnsId, error: failure.error?.message ?? 'no answer from APNs' };
+  }
+  const reason = reasonFromBody(seen?.body) ?? failure.response?.reason;
+  const retryAfter = seen?.headers['retry-after'];
+  return {
+    kind: 'answer',
+    apnsId,
+    status,
+    ...(reason !== undefined ? { reason } : {}),
+    ...(typeof retryAfter === 'string' ? { retryAfter } : {}),
+  };
+}
+
+function shutdown(provider: ProviderLike): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, SHUTDOWN_WAIT_MS);
+    timer.unref();
+    provider.shutdown(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}

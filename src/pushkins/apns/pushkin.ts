@@ -1,0 +1,156 @@
+import type { ConfigSection } from '../../config/section';
+import type { Metrics } from '../../metrics/metrics';
+import type { Device, Notification } from '../../notification/types';
+import type { Clock } from '../../util/clock';
+import type { Logger } from '../../util/log';
+import type { DispatchContext, DispatchOutcome, Pushkin, PushkinEnv, PushkinType } from '../pushkin';
+import { DEFAULT_RETRY_POLICY, withRetries, type RetryPolicy } from '../retry';
+import { readApnsConfig, type ApnsConfig } from './config';
+import { verdictOf } from './outcome';
+import { buildPayload } from './payload';
+import { ApnsTransport, providerOptions, type ApnsAnswer, type ApnsRequest } from './provider';
+import { deviceToken } from './token';
+import { MAX_PAYLOAD_BYTES, MAX_VOIP_PAYLOAD_BYTES, truncatePayload } from './truncate';
+
+/**
+ * `type: apns`. One device: pushkey → token (token.ts) → payload (payload.ts,
+ * truncate.ts) → send (provider.ts), retried within the request's deadline → the
+ * answer's outcome (outcome.ts, reasons.ts). This file only wires them together and
+ * does the logging and metrics.
+ */
+export const apnsPushkinType: PushkinType<ApnsConfig> = {
+  type: 'apns',
+
+  readConfig(section: ConfigSection): ApnsConfig {
+    return readApnsConfig(section);
+  },
+
+  async create(config: ApnsConfig, env: PushkinEnv): Promise<Pushkin> {
+    return ApnsPushkin.create(config, env);
+  },
+
+  summary(config: ApnsConfig): Record<string, string> {
+    const auth = config.auth;
+    const summary: Record<string, string> = { platform: config.platform };
+    if (auth?.kind === 'token') summary.auth = `token (key_id ${auth.keyId}, team_id ${auth.teamId})`;
+    if (auth?.kind === 'certificate') {
+      summary.auth = `certificate ${auth.file}`;
+      summary.certificate_expires = new Date(auth.notAfter).toISOString();
+    }
+    if (config.topic !== undefined) summary.topic = config.topic;
+    if (config.pushType !== undefined) summary.push_type = config.pushType;
+    if (config.endpoint !== undefined) summary.endpoint = config.endpoint.url;
+    return summary;
+  },
+};
+
+class ApnsPushkin implements Pushkin {
+  readonly type = 'apns';
+  private readonly metrics: Metrics;
+  private readonly clock: Clock;
+  private readonly retryPolicy: RetryPolicy = DEFAULT_RETRY_POLICY;
+  private readonly maxPayloadBytes: number;
+
+  private constructor(
+    readonly name: string,
+    private readonly config: ApnsConfig,
+    private readonly transport: ApnsTransport,
+    env: PushkinEnv,
+  ) {
+    this.metrics = env.metrics;
+    this.clock = env.clock;
+    // Apple allows VoIP pushes a larger payload than the rest.
+    this.maxPayloadBytes = config.pushType === 'voip' ? MAX_VOIP_PAYLOAD_BYTES : MAX_PAYLOAD_BYTES;
+  }
+
+  static async create(config: ApnsConfig, env: PushkinEnv): Promise<ApnsPushkin> {
+    let transport: ApnsTransport;
+    try {
+      transport = new ApnsTransport(providerOptions(config, proxyUrl(env)), config.maxConnections, env.log);
+    } catch (err) {
+      // node-apn re-checks the credentials when it is built; say which app failed.
+      throw new Error(`apps.${JSON.stringify(env.name)}: cannot set up APNs: ${(err as Error).message}`, { cause: err });
+    }
+    env.metrics.activeApnsRequests.labels(env.name).set(0);
+    if (config.auth?.kind === 'certificate') env.metrics.clientCertExpiry.labels(env.name).set(Math.floor(config.auth.notAfter / 1000));
+    env.log.info(apnsPushkinType.summary(config), 'APNs pushkin ready');
+    return new ApnsPushkin(env.name, config, transport, env);
+  }
+
+  async dispatch(notification: Notification, device: Device, ctx: DispatchContext): Promise<DispatchOutcome> {
+    const token = deviceToken(device.pushkey, this.config.convertDeviceTokenToHex);
+    if (!token.ok) {
+      ctx.log.info({ problem: token.reason }, 'rejecting pushkey: it cannot be an APNs device token');
+      return { kind: 'rejected', reason: `pushkey is not an APNs device token: ${token.reason}` };
+    }
+    const built = buildPayload(notification, device, { sendBadgeCounts: this.config.sendBadgeCounts });
+    if (built.kind === 'invalid') {
+      ctx.log.info({ problem: built.reason }, 'rejecting pushkey: its pusher data can never produce a payload');
+      return { kind: 'rejected', reason: built.reason };
+    }
+    if (built.kind === 'skip') {
+      ctx.log.debug({ why: built.reason }, 'nothing to send to APNs');
+      return { kind: 'skipped', reason: built.reason };
+    }
+    const fitted = truncatePayload(built.payload, this.maxPayloadBytes);
+    if (!fitted.ok) {
+      ctx.log.error(
+        { format: built.format, bytes: fitted.bytes, limit: this.maxPayloadBytes },
+        'APNs payload too large even with its alert text emptied (is the pusher\'s default_payload too big?); not sent',
+      );
+      return { kind: 'failed', reason: `payload of ${fitted.bytes} bytes cannot fit APNs' ${this.maxPayloadBytes}-byte limit` };
+    }
+    if (fitted.truncated) ctx.log.debug({ bytes: fitted.bytes, original_bytes: Buffer.byteLength(JSON.stringify(built.payload)) }, 'APNs payload truncated');
+
+    const request: ApnsRequest = {
+      token: token.hex,
+      payload: fitted.payload,
+      // Apple: 5 lets the device save power; background pushes must use it.
+      priority: notification.prio === 'low' || this.config.pushType === 'background' ? 5 : 10,
+      ...(this.config.topic !== undefined ? { topic: this.config.topic } : {}),
+      ...(this.config.pushType !== undefined ? { pushType: this.config.pushType } : {}),
+    };
+    return withRetries((attempt) => this.attempt(request, ctx.log, attempt), this.retryPolicy, ctx, this.clock, {
+      onRetry: (outcome, delayMs) => {
+        this.metrics.retries.labels(this.name).inc();
+        ctx.log.debug({ why: outcome.reason, delay_ms: Math.round(delayMs) }, 'retrying APNs request');
+      },
+      // Also reached when Retry-After asks for longer than we may wait: either way
+      // the device is given up on for lack of time, and the homeserver retries.
+      onDeadline: (outcome) => {
+        this.metrics.deadlineExceeded.labels(this.name).inc();
+        ctx.log.warn({ why: outcome.reason }, 'no time left to retry the APNs request; the homeserver will retry');
+      },
+    });
+  }
+
+  close(): Promise<void> {
+    return this.transport.close();
+  }
+
+  private async attempt(request: ApnsRequest, log: Logger, attempt: number): Promise<DispatchOutcome> {
+    const active = this.metrics.activeApnsRequests.labels(this.name);
+    const stopTimer = this.metrics.apnsRequestTime.labels(this.name).startTimer();
+    active.inc();
+    let answer: ApnsAnswer;
+    try {
+      answer = await this.transport.send(request);
+    } finally {
+      stopTimer();
+      active.dec();
+    }
+    this.metrics.apnsStatusCodes.labels(this.name, String(answer.kind === 'answer' ? answer.status : 0)).inc();
+    const verdict = verdictOf(answer, { attempt, tokenAuth: this.config.auth?.kind === 'token', now: this.clock.now() });
+    if (verdict.configurationError !== undefined) this.metrics.configurationErrors.labels(this.name, verdict.configurationError).inc();
+    log[verdict.log.level]({ ...verdict.log.fields, apns_id: answer.apnsId }, verdict.log.msg);
+    return verdict.outcome;
+  }
+}
+
+/** node-apn speaks to an HTTP CONNECT proxy itself, without proxy authentication. */
+function proxyUrl(env: PushkinEnv): URL | undefined {
+  if (env.proxy === undefined) return undefined;
+  const url = new URL(env.proxy);
+  if (url.username !== '') env.log.warn('node-apn cannot authenticate to the proxy: its user name and password are not sent');
+  return url;
+}

@@ -1,0 +1,208 @@
+import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
+import type { MockAnswer } from '../helpers/apns-mock';
+import { APP, ApnsHarness, device, fastClock, metric, notify } from '../helpers/apns-harness';
+
+describe('APNs pushkin: errors, retries and connections (against a mock APNs)', function () {
+  this.timeout(30_000);
+  let h: ApnsHarness;
+  beforeEach(() => {
+    h = new ApnsHarness();
+  });
+  afterEach(() => h.close());
+
+  describe('classifying APNs answers', () => {
+    const cases: Array<{ answers: MockAnswer[]; outcome: string; http: number }> = [
+      { answers: [{ status: 400, reason: 'BadDeviceToken' }], outcome: 'rejected', http: 200 },
+      { answers: [{ status: 400, reason: 'DeviceTokenNotForTopic' }], outcome: 'rejected', http: 200 },
+      { answers: [{ status: 410, reason: 'Unregistered' }], outcome: 'rejected', http: 200 },
+      { answers: [{ status: 410, reason: 'ExpiredToken' }], outcome: 'rejected', http: 200 },
+      { answers: [{ status: 403, reason: 'BadCertificate' }], outcome: 'misconfigured', http: 502 },
+      { answers: [{ status: 403, reason: 'BadCertificateEnvironment' }], outcome: 'misconfigured', http: 502 },
+      { answers: [{ status: 403, reason: 'InvalidProviderToken' }], outcome: 'misconfigured', http: 502 },
+      { answers: [{ status: 403, reason: 'MissingProviderToken' }], outcome: 'misconfigured', http: 502 },
+      // node-apn makes a fresh token on this answer, so it is tried once more.
+      { answers: [{ status: 403, reason: 'ExpiredProviderToken' }, { status: 403, reason: 'ExpiredProviderToken' }], outcome: 'misconfigured', http: 502 },
+      { answers: [{ status: 403, reason: 'Forbidden' }], outcome: 'misconfigured', http: 502 },
+      { answers: [{ status: 403, emptyBody: true }], outcome: 'misconfigured', http: 502 },
+      { answers: [{ status: 400, reason: 'TopicDisallowed' }], outcome: 'misconfigured', http: 502 },
+      { answers: [{ status: 400, reason: 'BadTopic' }], outcome: 'misconfigured', http: 502 },
+      { answers: [{ status: 400, reason: 'MissingTopic' }], outcome: 'misconfigured', http: 502 },
+      { answers: [{ status: 413, reason: 'PayloadTooLarge' }], outcome: 'failed', http: 502 },
+      { answers: [{ status: 400, reason: 'SomethingApple/AddsLater' }], outcome: 'failed', http: 502 },
+      { answers: [{ status: 410, reason: 'SomethingApple/AddsLater' }], outcome: 'failed', http: 502 },
+      ...(['TooManyRequests', 'InternalServerError'] as const).map((reason) => ({
+        answers: Array<MockAnswer>(4).fill({ status: reason === 'TooManyRequests' ? 429 : 500, reason }),
+        outcome: 'retry',
+        http: 502,
+      })),
+      { answers: Array<MockAnswer>(4).fill({ status: 500, emptyBody: true }), outcome: 'retry', http: 502 },
+      { answers: Array<MockAnswer>(4).fill({ status: 503, reason: 'ServiceUnavailable' }), outcome: 'retry', http: 502 },
+      { answers: Array<MockAnswer>(4).fill({ status: 503, reason: 'Shutdown' }), outcome: 'retry', http: 502 },
+    ];
+
+    for (const { answers, outcome, http } of cases) {
+      const first = answers[0] as Exclude<MockAnswer, 'hang'>;
+      const label = `${first.status} ${first.reason ?? '(empty body)'}`;
+      it(`${label} → ${outcome} (${http})`, async () => {
+        const mock = await h.mock();
+        const { clock } = fastClock();
+        const gw = await h.gateway(h.tokenApp(mock), { clock });
+        const { pushkey, hex } = device(`case ${label}`);
+        mock.script(hex, ...answers);
+        const reply = await notify(gw, {}, { pushkey });
+        assert.equal(reply.status, http);
+        assert.deepEqual(reply.body.rejected, outcome === 'rejected' ? [pushkey] : []);
+        if (http === 502) assert.equal(reply.body.devices?.[0]?.outcome, outcome);
+        assert.equal(mock.requestsFor(hex).length, answers.length, 'every scripted answer was used, and no more');
+        assert.equal(await metric(gw, 'sygnal_apns_status_codes_total', { pushkin: APP, code: String(first.status) }), answers.length);
+        if (outcome === 'misconfigured') {
+          const reason = first.reason ?? '403';
+          assert.equal(await metric(gw, 'sygnal_configuration_errors_total', { pushkin: APP, reason }), 1);
+          assert.ok(gw.logs.lines.some((line) => line.level === 50 && line.status === first.status && String(line.msg).includes('configuration')));
+        }
+      });
+    }
+
+    it('remembers a dead token and rejects it on the next call without asking Apple', async () => {
+      const mock = await h.mock();
+      const gw = await h.gateway(h.tokenApp(mock));
+      const { pushkey, hex } = device('remembered');
+      mock.script(hex, { status: 410, reason: 'Unregistered' });
+      assert.deepEqual((await notify(gw, {}, { pushkey })).body, { rejected: [pushkey] });
+      assert.deepEqual((await notify(gw, {}, { pushkey })).body, { rejected: [pushkey] });
+      assert.equal(mock.requestsFor(hex).length, 1);
+    });
+  });
+
+  describe('retries and deadlines', () => {
+    it('retries a temporary failure, then delivers', async () => {
+      const mock = await h.mock();
+      const gw = await h.gateway(h.tokenApp(mock));
+      const { pushkey, hex } = device('retry-then-ok');
+      mock.script(hex, { status: 500, reason: 'InternalServerError' });
+      const reply = await notify(gw, {}, { pushkey });
+      assert.equal(reply.status, 200);
+      assert.equal(mock.requestsFor(hex).length, 2);
+      assert.equal(await metric(gw, 'sygnal_upstream_retries_total', { pushkin: APP }), 1);
+    });
+
+    it('answers 502 once the attempts run out', async () => {
+      const mock = await h.mock();
+      const { clock, sleeps } = fastClock();
+      const gw = await h.gateway(h.tokenApp(mock), { clock });
+      const { pushkey, hex } = device('exhausted');
+      mock.script(hex, ...Array<MockAnswer>(10).fill({ status: 503, reason: 'ServiceUnavailable' }));
+      const reply = await notify(gw, {}, { pushkey });
+      assert.equal(reply.status, 502);
+      assert.equal(reply.body.devices?.[0]?.outcome, 'retry');
+      assert.equal(mock.requestsFor(hex).length, 4);
+      assert.equal(sleeps.length, 3);
+      // Exponential backoff with jitter: each wait lies in [ceiling/2, ceiling].
+      sleeps.forEach((ms, i) => assert.ok(ms >= 100 * 2 ** i && ms <= 200 * 2 ** i, `wait ${i} was ${ms} ms`));
+    });
+
+    it('waits as long as Retry-After says', async () => {
+      const mock = await h.mock();
+      const { clock, sleeps } = fastClock();
+      const gw = await h.gateway(h.tokenApp(mock), { clock });
+      const { pushkey, hex } = device('retry-after');
+      mock.script(hex, { status: 429, reason: 'TooManyRequests', retryAfter: '2' });
+      assert.equal((await notify(gw, {}, { pushkey })).status, 200);
+      assert.deepEqual(sleeps, [2_000]);
+      assert.equal(mock.requestsFor(hex).length, 2);
+    });
+
+    it('passes a Retry-After too long to wait for back to the homeserver', async () => {
+      const mock = await h.mock();
+      const gw = await h.gateway(h.tokenApp(mock));
+      const { pushkey, hex } = device('retry-after-long');
+      mock.script(hex, { status: 503, reason: 'ServiceUnavailable', retryAfter: '30' });
+      const reply = await notify(gw, {}, { pushkey });
+      assert.equal(reply.status, 502);
+      assert.equal(reply.headers.get('retry-after'), '30');
+      assert.equal(mock.requestsFor(hex).length, 1);
+      assert.equal(await metric(gw, 'sygnal_upstream_deadline_exceeded_total', { pushkin: APP }), 1);
+    });
+
+    it('answers within the notify deadline when APNs does not answer', async () => {
+      const mock = await h.mock();
+      const gw = await h.gateway(h.tokenApp(mock, { request_timeout_ms: 20_000 }), { http: { notify_deadline_ms: 500 } });
+      const { pushkey, hex } = device('deadline');
+      mock.script(hex, 'hang');
+      const reply = await notify(gw, {}, { pushkey });
+      assert.equal(reply.status, 502);
+      assert.equal(reply.body.devices?.[0]?.outcome, 'retry');
+      assert.match(String(reply.body.devices?.[0]?.reason), /500 ms notify deadline/);
+      assert.equal(await metric(gw, 'sygnal_upstream_deadline_exceeded_total', { pushkin: APP }), 1);
+    });
+
+    it('retries connection errors, counted as status 0', async () => {
+      // A port nothing listens on: take one, then free it.
+      const closedPort = await new Promise<number>((resolve) => {
+        const server = createServer().listen(0, '127.0.0.1', () => {
+          const { port } = server.address() as { port: number };
+          server.close(() => resolve(port));
+        });
+      });
+      const { clock } = fastClock();
+      const mock = await h.mock();
+      const gw = await h.gateway(h.tokenApp(mock, { endpoint: `https://127.0.0.1:${closedPort}` }), { clock });
+      const reply = await notify(gw, {}, { pushkey: device('refused').pushkey });
+      assert.equal(reply.status, 502);
+      assert.equal(reply.body.devices?.[0]?.outcome, 'retry');
+      assert.equal(await metric(gw, 'sygnal_apns_status_codes_total', { pushkin: APP, code: '0' }), 4);
+    });
+  });
+
+  describe('connections', () => {
+    it('replaces a connection that stopped answering, and delivers on the new one', async () => {
+      const mock = await h.mock();
+      const { clock } = fastClock();
+      // Long enough for a healthy request on a busy machine; each dead one costs this much.
+      const gw = await h.gateway(h.tokenApp(mock, { request_timeout_ms: 1_000 }), { clock });
+      assert.equal((await notify(gw, {}, { pushkey: device('before').pushkey })).status, 200);
+      assert.equal(mock.sessionsOpened, 1);
+
+      mock.stallOpenConnections();
+      const { pushkey, hex } = device('healed');
+      const reply = await notify(gw, {}, { pushkey });
+      assert.equal(reply.status, 200, JSON.stringify(reply.body));
+      const sessions = mock.requestsFor(hex).map((request) => request.session);
+      assert.deepEqual(sessions, [1, 1, 2], 'two timeouts on the dead connection, then success on a new one');
+      assert.ok(gw.logs.messages().some((msg) => msg.includes('replacing it')));
+
+      const after = device('after');
+      assert.equal((await notify(gw, {}, { pushkey: after.pushkey })).status, 200);
+      assert.equal(mock.requestsFor(after.hex)[0]?.session, 2);
+    });
+
+    it('fails fast past inflight_request_limit, so one slow app cannot pile up requests', async () => {
+      const mock = await h.mock();
+      const gw = await h.gateway(h.tokenApp(mock, { inflight_request_limit: 1 }));
+      const slow = device('slow');
+      const other = device('turned-away');
+      let release = (): void => {};
+      mock.script(slow.hex, { status: 200, until: new Promise<void>((resolve) => (release = resolve)) });
+
+      const slowReply = notify(gw, {}, { pushkey: slow.pushkey });
+      await mock.waitForRequests(slow.hex, 1);
+      const turnedAway = await notify(gw, {}, { pushkey: other.pushkey });
+      assert.equal(turnedAway.status, 502);
+      assert.equal(turnedAway.body.devices?.[0]?.outcome, 'retry');
+      assert.match(String(turnedAway.body.devices?.[0]?.reason), /inflight_request_limit/);
+      assert.equal(await metric(gw, 'sygnal_inflight_request_limit_drop_total', { pushkin: APP }), 1);
+      assert.equal(mock.requestsFor(other.hex).length, 0);
+
+      release();
+      assert.equal((await slowReply).status, 200);
+    });
+
+    it('spreads requests over max_connections sessions', async () => {
+      const mock = await h.mock();
+      const gw = await h.gateway(h.tokenApp(mock, { max_connections: 2 }));
+      for (const label of ['multi-1', 'multi-2', 'multi-3']) assert.equal((await notify(gw, {}, { pushkey: device(label).pushkey })).status, 200);
+      assert.equal(mock.sessionsOpened, 2);
+    });
+  });
+});

@@ -1,0 +1,40 @@
+import assert from 'node:assert/strict';
+import type { ApnsConfig } from '../../../../src/pushkins/apns/config';
+import { providerOptions } from '../../../../src/pushkins/apns/provider';
+
+const base: ApnsConfig = {
+  auth: { kind: 'token', file: '/k.p8', key: '-----BEGIN PRIVATE KEY-----', keyId: 'KID', teamId: 'TEAM' },
+  platform: 'production',
+  convertDeviceTokenToHex: true,
+  sendBadgeCounts: true,
+  requestTimeoutMs: 1234,
+  maxConnections: 1,
+};
+
+describe('pushkins/apns/provider', () => {
+  it("turns node-apn's own retries off and passes the request timeout", () => {
+    const options = providerOptions(base, undefined);
+    assert.equal(options.connectionRetryLimit, 0);
+    assert.equal(options.requestTimeout, 1234);
+    assert.equal(options.production, true);
+    assert.deepEqual(options.token, { key: '-----BEGIN PRIVATE KEY-----', keyId: 'KID', teamId: 'TEAM' });
+    assert.equal(options.address, undefined, "Apple's own host unless endpoint is set");
+    assert.equal(options.proxy, undefined);
+  });
+
+  it('connects to endpoint, trusting ca_file, through the outbound proxy', () => {
+    const options = providerOptions(
+      { ...base, platform: 'sandbox', endpoint: { host: 'relay.example.org', port: 8443, url: 'https://relay.example.org:8443' }, ca: 'PEM' },
+      new URL('http://proxy.example.org:3128'),
+    );
+    assert.equal(options.production, false);
+    assert.equal(options.address, 'relay.example.org');
+    assert.equal(options.port, 8443);
+    assert.deepEqual(options.ca, ['PEM']);
+    assert.deepEqual(options.proxy, { host: 'proxy.example.org', port: '3128' });
+  });
+
+  it('refuses a configuration that had errors', () => {
+    assert.throws(() => providerOptions({ ...base, auth: null }, undefined), /configuration with errors/);
+  });
+});
