@@ -8,11 +8,12 @@ import { createHttpApp } from './http/server';
 import { Metrics } from './metrics/metrics';
 import { createMetricsServer } from './metrics/server';
 import { InflightLimitedPushkin } from './pushkins/limit';
-import type { Pushkin } from './pushkins/pushkin';
+import type { Pushkin, PushkinEnv } from './pushkins/pushkin';
 import { MemoryStore } from './store/memory';
 import type { PushStore } from './store/store';
 import { systemClock, type Clock } from './util/clock';
 import { createLogger, type Logger } from './util/log';
+import { ProxySettings } from './util/proxy';
 
 export interface GatewayOptions {
   readonly log?: Logger;
@@ -27,11 +28,6 @@ export interface GatewayOptions {
 interface Generation {
   readonly pushkins: readonly Pushkin[];
   readonly dispatcher: Dispatcher;
-}
-
-/** The outbound proxy: the config's `proxy`, else the conventional environment variables. */
-export function resolveProxy(config: HeraldConfig, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  return config.proxy ?? env.HTTPS_PROXY ?? env.https_proxy ?? undefined;
 }
 
 /**
@@ -147,8 +143,13 @@ export async function listenOn(server: Server, port: number, host: string): Prom
 
 async function buildGeneration(config: HeraldConfig, store: PushStore, clock: Clock, log: Logger, metrics: Metrics): Promise<Generation> {
   const pushkins: Pushkin[] = [];
+  const proxy = ProxySettings.resolve(config.proxy);
   try {
-    for (const app of config.apps) pushkins.push(await buildPushkin(app, config, clock, log, metrics));
+    for (const app of config.apps) {
+      metrics.registerApp(app.name, app.type);
+      const pushkin = await app.pushkinType.create(app.settings, pushkinEnv(app, { log, metrics, clock, proxy }));
+      pushkins.push(new InflightLimitedPushkin(pushkin, app.inflightRequestLimit, metrics));
+    }
   } catch (err) {
     await closePushkins(pushkins, log);
     throw err;
@@ -157,17 +158,18 @@ async function buildGeneration(config: HeraldConfig, store: PushStore, clock: Cl
   return { pushkins, dispatcher: new Dispatcher(router, store, metrics, clock, config.http.notifyDeadlineMs) };
 }
 
-async function buildPushkin(app: AppConfig, config: HeraldConfig, clock: Clock, log: Logger, metrics: Metrics): Promise<Pushkin> {
-  metrics.registerApp(app.name, app.type);
-  const proxy = resolveProxy(config);
-  const pushkin = await app.pushkinType.create(app.settings, {
+/** What an app's pushkin is built with (also used by the CLI's check-config and send-test). */
+export function pushkinEnv(
+  app: AppConfig,
+  shared: { log: Logger; metrics: Metrics; clock: Clock; proxy: ProxySettings | undefined },
+): PushkinEnv {
+  return {
     name: app.name,
-    log: log.child({ pushkin: app.name }),
-    metrics,
-    clock,
-    ...(proxy !== undefined ? { proxy } : {}),
-  });
-  return new InflightLimitedPushkin(pushkin, app.inflightRequestLimit, metrics);
+    log: shared.log.child({ pushkin: app.name }),
+    metrics: shared.metrics,
+    clock: shared.clock,
+    proxyFor: (target) => shared.proxy?.for(target),
+  };
 }
 
 async function closePushkins(pushkins: readonly Pushkin[], log: Logger): Promise<void> {

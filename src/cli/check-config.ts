@@ -1,10 +1,12 @@
 import type { Writable } from 'node:stream';
+import { pushkinEnv } from '../app';
 import { loadConfigFile, type LoadedConfig } from '../config/config';
 import { ConfigError } from '../config/section';
 import { Metrics } from '../metrics/metrics';
 import { BUILTIN_PUSHKIN_TYPES } from '../pushkins/registry';
 import { systemClock } from '../util/clock';
 import { createLogger } from '../util/log';
+import { ProxySettings } from '../util/proxy';
 
 /** Loads a config file for a CLI command, printing its problems; undefined when it is invalid. */
 export function loadForCli(file: string, out: Writable): LoadedConfig | undefined {
@@ -38,12 +40,10 @@ export async function checkConfig(file: string, out: Writable): Promise<number> 
       .join(' ');
     let status = 'ok';
     try {
-      const pushkin = await app.pushkinType.create(app.settings, {
-        name: app.name,
-        log: createLogger('silent'),
-        metrics,
-        clock: systemClock,
-      });
+      const pushkin = await app.pushkinType.create(
+        app.settings,
+        pushkinEnv(app, { log: createLogger('silent'), metrics, clock: systemClock, proxy: ProxySettings.resolve(config.proxy) }),
+      );
       await pushkin.close();
     } catch (err) {
       failed = true;

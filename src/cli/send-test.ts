@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Writable } from 'node:stream';
+import { pushkinEnv } from '../app';
 import { AppRouter } from '../dispatch/router';
 import type { AppConfig } from '../config/config';
 import { Metrics } from '../metrics/metrics';
@@ -7,6 +8,7 @@ import type { Notification } from '../notification/types';
 import type { DispatchOutcome } from '../pushkins/pushkin';
 import { systemClock } from '../util/clock';
 import { createLogger } from '../util/log';
+import { ProxySettings } from '../util/proxy';
 import { redactPushkey } from '../util/redact';
 import { loadForCli } from './check-config';
 
@@ -88,12 +90,10 @@ export async function sendTest(options: SendTestOptions, out: Writable): Promise
   }
   const app = route.target;
   const log = createLogger('warn', process.stderr);
-  const pushkin = await app.pushkinType.create(app.settings, {
-    name: app.name,
-    log: log.child({ pushkin: app.name }),
-    metrics: new Metrics(),
-    clock: systemClock,
-  });
+  const pushkin = await app.pushkinType.create(
+    app.settings,
+    pushkinEnv(app, { log, metrics: new Metrics(), clock: systemClock, proxy: ProxySettings.resolve(config.proxy) }),
+  );
   const notification = testNotification(options);
   out.write(`app:     ${options.appId} → apps.${JSON.stringify(app.name)} (${app.type})\n`);
   out.write(`pushkey: ${redactPushkey(options.pushkey)}\n`);

@@ -52,8 +52,12 @@ export interface PushkinEnv {
   readonly log: Logger;
   readonly metrics: Metrics;
   readonly clock: Clock;
-  /** Outbound HTTP CONNECT proxy URL for upstream traffic, if any. */
-  readonly proxy?: string;
+  /**
+   * The HTTP CONNECT proxy URL to reach `target` (an upstream URL) through: the
+   * configured `proxy` or HTTPS_PROXY, unless NO_PROXY exempts the host; undefined to
+   * connect directly.
+   */
+  proxyFor(target: string): string | undefined;
 }
 
 /**

@@ -3,6 +3,7 @@ import type { Metrics } from '../../metrics/metrics';
 import type { Device, Notification } from '../../notification/types';
 import type { Clock } from '../../util/clock';
 import type { Logger } from '../../util/log';
+import { startConnectRelay, type ConnectRelay } from '../../util/proxy';
 import type { DispatchContext, DispatchOutcome, Pushkin, PushkinEnv, PushkinType } from '../pushkin';
 import { DEFAULT_RETRY_POLICY, withRetries, type RetryPolicy } from '../retry';
 import { readApnsConfig, type ApnsConfig } from './config';
@@ -56,6 +57,7 @@ class ApnsPushkin implements Pushkin {
     private readonly config: ApnsConfig,
     private readonly transport: ApnsTransport,
     env: PushkinEnv,
+    private readonly relay: ConnectRelay | undefined,
   ) {
     this.metrics = env.metrics;
     this.clock = env.clock;
@@ -64,17 +66,19 @@ class ApnsPushkin implements Pushkin {
   }
 
   static async create(config: ApnsConfig, env: PushkinEnv): Promise<ApnsPushkin> {
+    const proxy = await proxyRoute(config, env);
     let transport: ApnsTransport;
     try {
-      transport = new ApnsTransport(providerOptions(config, proxyUrl(env)), config.maxConnections, env.log);
+      transport = new ApnsTransport(providerOptions(config, proxy?.address), config.maxConnections, env.log);
     } catch (err) {
+      await proxy?.relay?.close();
       // node-apn re-checks the credentials when it is built; say which app failed.
       throw new Error(`apps.${JSON.stringify(env.name)}: cannot set up APNs: ${(err as Error).message}`, { cause: err });
     }
     env.metrics.activeApnsRequests.labels(env.name).set(0);
     if (config.auth?.kind === 'certificate') env.metrics.clientCertExpiry.labels(env.name).set(Math.floor(config.auth.notAfter / 1000));
     env.log.info(apnsPushkinType.summary(config), 'APNs pushkin ready');
-    return new ApnsPushkin(env.name, config, transport, env);
+    return new ApnsPushkin(env.name, config, transport, env, proxy?.relay);
   }
 
   async dispatch(notification: Notification, device: Device, ctx: DispatchContext): Promise<DispatchOutcome> {
@@ -124,8 +128,9 @@ class ApnsPushkin implements Pushkin {
     });
   }
 
-  close(): Promise<void> {
-    return this.transport.close();
+  async close(): Promise<void> {
+    await this.transport.close();
+    await this.relay?.close();
   }
 
   private async attempt(request: ApnsRequest, log: Logger, attempt: number): Promise<DispatchOutcome> {
@@ -147,10 +152,29 @@ class ApnsPushkin implements Pushkin {
   }
 }
 
-/** node-apn speaks to an HTTP CONNECT proxy itself, without proxy authentication. */
-function proxyUrl(env: PushkinEnv): URL | undefined {
-  if (env.proxy === undefined) return undefined;
-  const url = new URL(env.proxy);
-  if (url.username !== '') env.log.warn('node-apn cannot authenticate to the proxy: its user name and password are not sent');
-  return url;
+const APPLE_HOSTS = { production: 'https://api.push.apple.com', sandbox: 'https://api.sandbox.push.apple.com' } as const;
+
+/**
+ * How this app reaches APNs through the outbound proxy, if one applies to its host.
+ * node-apn opens the CONNECT tunnel itself but cannot authenticate to the proxy, so a
+ * proxy with credentials is fronted by a loopback relay that adds them. Through a
+ * tunnel node-apn presents no client certificate (and trusts only the system CAs and
+ * NODE_EXTRA_CA_CERTS), so certificate authentication cannot use a proxy: refuse that
+ * at start-up rather than fail every push.
+ */
+async function proxyRoute(config: ApnsConfig, env: PushkinEnv): Promise<{ address: URL; relay?: ConnectRelay } | undefined> {
+  const target = config.endpoint?.url ?? APPLE_HOSTS[config.platform];
+  const proxy = env.proxyFor(target);
+  if (proxy === undefined) return undefined;
+  if (config.auth?.kind === 'certificate') {
+    throw new Error(
+      `apps.${JSON.stringify(env.name)}: APNs certificate authentication cannot go through the proxy ` +
+        `(node-apn does not present the certificate in a tunnel); use token authentication (keyfile), ` +
+        `or exempt ${new URL(target).hostname} with NO_PROXY`,
+    );
+  }
+  const url = new URL(proxy);
+  if (url.username === '') return { address: url };
+  const relay = await startConnectRelay(url);
+  return { address: new URL(`http://${relay.host}:${relay.port}`), relay };
 }

@@ -26,12 +26,17 @@ export class FcmPushkin implements Pushkin {
     private readonly policy: RetryPolicy = DEFAULT_RETRY_POLICY,
   ) {
     this.name = env.name;
-    const proxy = env.proxy !== undefined ? { proxy: env.proxy } : {};
-    this.fcm = new Upstream(config.endpoint, { connections: config.maxConnections, timeoutMs: config.requestTimeoutMs, ...proxy });
+    const fcmProxy = env.proxyFor(config.endpoint);
+    const tokenProxy = env.proxyFor(config.serviceAccount.tokenUri);
+    this.fcm = new Upstream(config.endpoint, {
+      connections: config.maxConnections,
+      timeoutMs: config.requestTimeoutMs,
+      ...(fcmProxy !== undefined ? { proxy: fcmProxy } : {}),
+    });
     this.tokenEndpoint = new Upstream(config.serviceAccount.tokenUri, {
       connections: TOKEN_CONNECTIONS,
       timeoutMs: config.requestTimeoutMs,
-      ...proxy,
+      ...(tokenProxy !== undefined ? { proxy: tokenProxy } : {}),
     });
     this.tokens = new AccessTokenSource(config.serviceAccount, this.tokenEndpoint, env.clock, env.log);
     const basePath = new URL(config.endpoint).pathname.replace(/\/+$/, '');

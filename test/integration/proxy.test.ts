@@ -1,0 +1,113 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { ApnsHarness, device } from '../helpers/apns-harness';
+import type { ApnsMock } from '../helpers/apns-mock';
+import { ConnectProxy } from '../helpers/connect-proxy';
+import { FcmMock } from '../helpers/fcm-mock';
+import { HeraldProcess } from '../helpers/process';
+
+const APNS_APP = 'com.example.ios';
+const FCM_APP = 'com.example.android';
+
+/**
+ * The outbound proxy end to end: the built herald (so the test CA can be trusted the
+ * way an operator would, with NODE_EXTRA_CA_CERTS: node-apn trusts nothing else through
+ * a tunnel) sends APNs, FCM and OAuth traffic through an authenticating CONNECT proxy.
+ */
+describe('outbound proxy', function () {
+  this.timeout(60_000);
+  const harness = new ApnsHarness();
+  let apns: ApnsMock;
+  let fcm: FcmMock;
+  let proxy: ConnectProxy;
+  let herald: HeraldProcess | undefined;
+
+  beforeEach(async () => {
+    apns = await harness.mock();
+    fcm = await FcmMock.start();
+    proxy = await ConnectProxy.start('herald', 's3cret:pw');
+  });
+  afterEach(async () => {
+    await herald?.stop();
+    herald = undefined;
+    await proxy.close();
+    await fcm.close();
+    await harness.close();
+  });
+
+  async function startHerald(proxyUrl: string): Promise<string> {
+    const apps = `apps:\n  ${APNS_APP}: ${JSON.stringify(harness.tokenApp(apns))}\n${fcm.appYaml(FCM_APP)}\n`;
+    const file = join(mkdtempSync(join(tmpdir(), 'herald-proxy-')), 'herald.yaml');
+    writeFileSync(file, `http: {port: 0, notify_deadline_ms: 5000}\nlog: {level: debug}\nproxy: ${JSON.stringify(proxyUrl)}\n${apps}`);
+    herald = new HeraldProcess(['--config', file], { NODE_EXTRA_CA_CERTS: harness.pki.caFile, NO_PROXY: '' });
+    return herald.url();
+  }
+
+  let event = 0;
+  async function notify(url: string, appId: string, pushkey: string): Promise<{ status: number; body: { rejected: string[] } }> {
+    const response = await fetch(`${url}/_matrix/push/v1/notify`, {
+      method: 'POST',
+      body: JSON.stringify({
+        notification: {
+          event_id: `$proxy${++event}`,
+          room_id: '!r:x',
+          type: 'm.room.message',
+          sender: '@a:x',
+          content: { msgtype: 'm.text', body: 'hi' },
+          devices: [{ app_id: appId, pushkey }],
+        },
+      }),
+    });
+    return { status: response.status, body: (await response.json()) as { rejected: string[] } };
+  }
+
+  it('tunnels APNs, FCM and token traffic through the proxy with basic authentication', async () => {
+    const url = await startHerald(proxy.url.replace('http://', 'http://herald:s3cret%3Apw@'));
+    const ios = device('proxy-ios');
+    assert.deepEqual(await notify(url, APNS_APP, ios.pushkey), { status: 200, body: { rejected: [] } });
+    assert.deepEqual(await notify(url, FCM_APP, 'fcm-token-1'), { status: 200, body: { rejected: [] } });
+
+    assert.equal(apns.requestsFor(ios.hex).length, 1);
+    assert.equal(fcm.sends.length, 1);
+    assert.equal(fcm.tokenRequests.length, 1);
+    assert.ok(proxy.tunnelsTo(apns.port).length >= 1, 'APNs went through the proxy');
+    assert.ok(proxy.tunnelsTo(Number(new URL(fcm.url).port)).length >= 2, 'FCM and the token endpoint went through the proxy');
+    const expected = `Basic ${Buffer.from('herald:s3cret:pw').toString('base64')}`;
+    assert.deepEqual(new Set(proxy.tunnels.map((t) => t.authorization)), new Set([expected]));
+  });
+
+  it('recovers APNs pushes by itself after the proxy restarts', async () => {
+    const url = await startHerald(proxy.url.replace('http://', 'http://herald:s3cret%3Apw@'));
+    const ios = device('proxy-restart');
+    assert.equal((await notify(url, APNS_APP, ios.pushkey)).status, 200);
+    const tunnelsBefore = proxy.tunnelsTo(apns.port).length;
+
+    await proxy.restart();
+    // The homeserver retries what is answered 502; within a few tries pushes go through again.
+    let status = 0;
+    for (let attempt = 0; attempt < 20 && status !== 200; attempt++) {
+      const answer = await notify(url, APNS_APP, ios.pushkey);
+      status = answer.status;
+      assert.deepEqual(answer.body.rejected ?? [], [], 'a proxy failure never rejects a pushkey');
+      if (status !== 200) await delay(250);
+    }
+    assert.equal(status, 200);
+    assert.ok(proxy.tunnelsTo(apns.port).length > tunnelsBefore, 'a new tunnel was opened');
+  });
+
+  it('answers 502 without rejecting anything when the proxy refuses the credentials', async () => {
+    const url = await startHerald(proxy.url.replace('http://', 'http://herald:wrong@'));
+    const ios = device('proxy-refused');
+    const apnsAnswer = await notify(url, APNS_APP, ios.pushkey);
+    assert.equal(apnsAnswer.status, 502);
+    assert.deepEqual(apnsAnswer.body.rejected, []);
+    const fcmAnswer = await notify(url, FCM_APP, 'fcm-token-2');
+    assert.equal(fcmAnswer.status, 502);
+    assert.deepEqual(fcmAnswer.body.rejected, []);
+    assert.equal(apns.requests.length, 0);
+    assert.equal(fcm.sends.length, 0);
+  });
+});

@@ -1,0 +1,29 @@
+import assert from 'node:assert/strict';
+import { ProxySettings, proxyAuthorization } from '../../../src/util/proxy';
+
+describe('util/proxy', () => {
+  it('uses the configured proxy before HTTPS_PROXY, and nothing when neither is set', () => {
+    assert.equal(ProxySettings.resolve('http://a:1', { HTTPS_PROXY: 'http://b:2' })?.for('https://x.example'), 'http://a:1/');
+    assert.equal(ProxySettings.resolve(undefined, { https_proxy: 'http://b:2' })?.for('https://x.example'), 'http://b:2/');
+    assert.equal(ProxySettings.resolve(undefined, {}), undefined);
+  });
+
+  it('honours NO_PROXY: names, domain suffixes, ports and *', () => {
+    const proxy = ProxySettings.resolve('http://proxy:3128', { NO_PROXY: 'localhost, .internal.example, fcm.googleapis.com:8443,10.0.0.5' });
+    assert.ok(proxy);
+    assert.equal(proxy.for('https://api.push.apple.com/3/device/x'), 'http://proxy:3128/');
+    assert.equal(proxy.for('http://localhost:8080'), undefined);
+    assert.equal(proxy.for('https://push.internal.example'), undefined);
+    assert.equal(proxy.for('https://internal.example'), undefined);
+    assert.equal(proxy.for('https://notinternal.example'), 'http://proxy:3128/');
+    assert.equal(proxy.for('https://fcm.googleapis.com'), 'http://proxy:3128/', 'port 443 is not 8443');
+    assert.equal(proxy.for('https://fcm.googleapis.com:8443'), undefined);
+    assert.equal(proxy.for('https://10.0.0.5'), undefined);
+    assert.equal(ProxySettings.resolve('http://p:1', { no_proxy: '*' })?.for('https://anything'), undefined);
+  });
+
+  it('builds basic proxy credentials from the URL, decoding escapes', () => {
+    assert.equal(proxyAuthorization(new URL('http://us%40er:p%3Ass@proxy:3128')), `Basic ${Buffer.from('us@er:p:ss').toString('base64')}`);
+    assert.equal(proxyAuthorization(new URL('http://proxy:3128')), undefined);
+  });
+});
