@@ -4,6 +4,7 @@ import type { Clock } from '../../src/util/clock';
 import { ApnsMock, type ApnsMockOptions } from './apns-mock';
 import { apnsTestPki, type ApnsTestPki } from './apns-pki';
 import { notifyBody, startGateway, type RunningGateway, type StartOptions } from './gateway';
+import { assertUpstreamNotifyResponse } from './upstream-schema';
 
 /** Shared by the APNs integration tests: a gateway with one APNs app in front of an ApnsMock. */
 
@@ -28,7 +29,9 @@ let eventCounter = 0;
 export async function notify(gw: RunningGateway, notification: Record<string, unknown> = {}, deviceFields: Record<string, unknown> = {}): Promise<Reply> {
   const body = notifyBody({ event_id: `$event${++eventCounter}:example.org`, ...notification }, { app_id: APP, ...deviceFields });
   const response = await fetch(gw.url + NOTIFY, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  return { status: response.status, body: (await response.json()) as Reply['body'], headers: response.headers };
+  const json = (await response.json()) as Reply['body'];
+  if (response.status === 200) assertUpstreamNotifyResponse(json);
+  return { status: response.status, body: json, headers: response.headers };
 }
 
 export async function metric(gw: RunningGateway, name: string, labels: Record<string, string>): Promise<number> {

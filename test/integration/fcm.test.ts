@@ -2,13 +2,9 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createServer, type IncomingMessage } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
-import { Gateway } from '../../src/app';
-import { loadConfigText } from '../../src/config/config';
-import { Metrics } from '../../src/metrics/metrics';
-import { BUILTIN_PUSHKIN_TYPES } from '../../src/pushkins/registry';
-import { createLogger } from '../../src/util/log';
 import { FCM, FcmMock, testKeys, type Answer } from '../helpers/fcm-mock';
-import { CapturedLogs, notifyBody, startGateway, type RunningGateway } from '../helpers/gateway';
+import { notifyBody, startGateway, type RunningGateway } from '../helpers/gateway';
+import { assertUpstreamNotifyResponse } from '../helpers/upstream-schema';
 
 const NOTIFY = '/_matrix/push/v1/notify';
 const APP = 'com.example.android';
@@ -22,7 +18,9 @@ interface Reply {
 async function notify(gw: RunningGateway, notification: Record<string, unknown> = {}, device: Record<string, unknown> = {}): Promise<Reply> {
   const body = notifyBody(notification, { app_id: APP, ...device });
   const response = await fetch(gw.url + NOTIFY, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  return { status: response.status, body: (await response.json()) as Reply['body'], headers: response.headers };
+  const json = (await response.json()) as Reply['body'];
+  if (response.status === 200) assertUpstreamNotifyResponse(json);
+  return { status: response.status, body: json, headers: response.headers };
 }
 
 function devices(pushkeys: string[]): Array<Record<string, unknown>> {
@@ -56,15 +54,8 @@ describe('FCM HTTP v1 pushkin (against a mock FCM and token endpoint)', function
     return gw;
   }
 
-  /** startGateway with a short notify deadline (its YAML already has an `http` section). */
   async function startWithDeadline(appExtra: string, notifyDeadlineMs: number): Promise<RunningGateway> {
-    const yaml = `http: {port: 0, bind_addresses: ['127.0.0.1'], notify_deadline_ms: ${notifyDeadlineMs}}\napps:\n${mock.appYaml(APP, appExtra)}\n`;
-    const { config } = loadConfigText(yaml, process.cwd(), BUILTIN_PUSHKIN_TYPES);
-    const logs = new CapturedLogs();
-    const metrics = new Metrics();
-    const gateway = await Gateway.create(config, { log: createLogger('debug', logs.stream()), metrics, validateResponses: true });
-    const [address] = (await gateway.listen()) as [AddressInfo];
-    gw = { gateway, url: `http://127.0.0.1:${address.port}`, logs, metrics, close: () => gateway.close(1_000) };
+    gw = await startGateway(`apps:\n${mock.appYaml(APP, appExtra)}\n`, { http: { notify_deadline_ms: notifyDeadlineMs } });
     return gw;
   }
 
