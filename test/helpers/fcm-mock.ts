@@ -1,6 +1,7 @@
 import { generateKeyPairSync, randomBytes, verify, type KeyObject } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createSecureServer, type Http2SecureServer, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -50,7 +51,12 @@ export interface RecordedSend {
   readonly registrationToken: string;
   readonly message: Record<string, unknown>;
   readonly bytes: number;
+  /** '1.1', or '2.0' when the mock serves TLS and the client chose HTTP/2. */
+  readonly httpVersion: string;
 }
+
+type Request = IncomingMessage | Http2ServerRequest;
+type Response = ServerResponse | Http2ServerResponse;
 
 export interface RecordedTokenRequest {
   readonly at: number;
@@ -86,25 +92,32 @@ export class FcmMock {
   private readonly defaults = new Map<string, Answer>();
   private readonly issued = new Map<string, number>();
   private readonly sockets = new Set<Socket>();
-  private readonly hanging = new Set<ServerResponse>();
+  private readonly hanging = new Set<Response>();
   private barrier?: { size: number; waiting: Array<() => void> };
-  private server!: Server;
+  private server!: Server | Http2SecureServer;
   private dir!: string;
   url = '';
   serviceAccountFile = '';
 
   private constructor(private readonly publicKey: KeyObject) {}
 
-  /** `keys` lets a suite generate one RSA pair (slow) and share it. */
-  static async start(keys: { publicKey: KeyObject; privateKeyPem: string } = testKeys()): Promise<FcmMock> {
+  /**
+   * `keys` lets a suite generate one RSA pair (slow) and share it. With `tls` (a server
+   * key and certificate) the mock serves https and offers HTTP/2, as FCM does.
+   */
+  static async start(
+    keys: { publicKey: KeyObject; privateKeyPem: string } = testKeys(),
+    options: { tls?: { key: string; cert: string } } = {},
+  ): Promise<FcmMock> {
     const mock = new FcmMock(keys.publicKey);
-    mock.server = createServer((req, res) => void mock.handle(req, res));
-    mock.server.on('connection', (socket) => {
+    const handler = (req: Request, res: Response) => void mock.handle(req, res);
+    mock.server = options.tls ? createSecureServer({ ...options.tls, allowHTTP1: true }, handler) : createServer(handler);
+    mock.server.on(options.tls ? 'secureConnection' : 'connection', (socket: Socket) => {
       mock.sockets.add(socket);
       socket.on('close', () => mock.sockets.delete(socket));
     });
     await new Promise<void>((resolve) => mock.server.listen(0, '127.0.0.1', resolve));
-    mock.url = `http://127.0.0.1:${(mock.server.address() as AddressInfo).port}`;
+    mock.url = `${options.tls ? 'https' : 'http'}://127.0.0.1:${(mock.server.address() as AddressInfo).port}`;
     mock.dir = mkdtempSync(join(tmpdir(), 'herald-fcm-'));
     mock.serviceAccountFile = join(mock.dir, 'service-account.json');
     writeFileSync(
@@ -172,7 +185,7 @@ export class FcmMock {
     rmSync(this.dir, { recursive: true, force: true });
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private async handle(req: Request, res: Response): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const body = Buffer.concat(chunks).toString('utf8');
@@ -182,7 +195,7 @@ export class FcmMock {
     answer(res, { status: 404, body: '<html>not found</html>' });
   }
 
-  private token(body: string, res: ServerResponse): void {
+  private token(body: string, res: Response): void {
     const form = new URLSearchParams(body);
     const scripted = this.tokenScript.shift() ?? this.tokenDefault;
     const checked = this.checkAssertion(form);
@@ -216,7 +229,7 @@ export class FcmMock {
     return { claims, header };
   }
 
-  private async send(project: string, req: IncomingMessage, body: string, res: ServerResponse): Promise<void> {
+  private async send(project: string, req: Request, body: string, res: Response): Promise<void> {
     const accessToken = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '';
     const validUntil = this.issued.get(accessToken);
     if (validUntil === undefined || validUntil < Date.now()) {
@@ -226,7 +239,7 @@ export class FcmMock {
     const parsed = JSON.parse(body) as { message: Record<string, unknown> };
     const message = parsed.message;
     const registrationToken = String(message.token);
-    this.sends.push({ at: Date.now(), path: req.url ?? '', accessToken, registrationToken, message, bytes: Buffer.byteLength(JSON.stringify(message)) });
+    this.sends.push({ at: Date.now(), path: req.url ?? '', accessToken, registrationToken, message, bytes: Buffer.byteLength(JSON.stringify(message)), httpVersion: req.httpVersion });
     if (project !== this.projectId) return answer(res, FCM.permissionDenied());
     const data = (message.data ?? {}) as Record<string, unknown>;
     if (Object.values(data).some((value) => typeof value !== 'string')) return answer(res, FCM.invalidArgument("Invalid value at 'message.data[0].value' (TYPE_STRING)"));
@@ -267,7 +280,7 @@ export class FcmMock {
   }
 }
 
-function answer(res: ServerResponse, a: Answer): void {
+function answer(res: Response, a: Answer): void {
   const text = typeof a.body === 'string' ? a.body : JSON.stringify(a.body ?? {});
   res.statusCode = a.status ?? 200;
   res.setHeader('content-type', typeof a.body === 'string' ? 'text/html' : 'application/json; charset=UTF-8');

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createServer, type IncomingMessage } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
+import { apnsTestPki } from '../helpers/apns-pki';
 import { FCM, FcmMock, testKeys, type Answer } from '../helpers/fcm-mock';
 import { notifyBody, startGateway, type RunningGateway } from '../helpers/gateway';
 import { assertUpstreamNotifyResponse } from '../helpers/upstream-schema';
@@ -343,6 +344,20 @@ describe('FCM HTTP v1 pushkin (against a mock FCM and token endpoint)', function
       assert.equal(reply.status, 200);
       assert.equal(mock.maxInFlight, 10);
       assert.deepEqual(new Set(mock.sends.map((s) => s.registrationToken)), new Set(keys));
+    });
+
+    it('over https, multiplexes concurrent sends as HTTP/2 streams on one connection (ca_file trusts the test CA)', async () => {
+      const pki = apnsTestPki();
+      await mock.close();
+      mock = await FcmMock.start(testKeys(), { tls: { key: pki.serverKey, cert: pki.serverCert } });
+      const g = await start(`max_connections: 1\nca_file: ${JSON.stringify(pki.caFile)}`);
+      mock.holdUntilConcurrent(10);
+      const keys = Array.from({ length: 10 }, (_, i) => `tok-h2-${i}`);
+      const reply = await notify(g, { devices: devices(keys) });
+      assert.equal(reply.status, 200);
+      assert.equal(mock.maxInFlight, 10, 'ten sends in flight at once over a single connection');
+      assert.deepEqual(new Set(mock.sends.map((s) => s.httpVersion)), new Set(['2.0']));
+      assert.equal(mock.tokenRequests.length, 1);
     });
 
     it('one token request however many sends wait, and one more when it goes stale', async () => {

@@ -1,3 +1,4 @@
+import { rootCertificates } from 'node:tls';
 import { Pool, ProxyAgent, type Dispatcher } from 'undici';
 
 /** Concurrent HTTP/2 streams per connection; FCM's front ends allow 100. */
@@ -12,6 +13,8 @@ export interface UpstreamOptions {
   readonly timeoutMs: number;
   /** Outbound HTTP CONNECT proxy, if any. */
   readonly proxy?: string;
+  /** Extra CA certificates (PEM) trusted on top of the system's. */
+  readonly ca?: string;
 }
 
 export interface UpstreamResponse {
@@ -37,14 +40,11 @@ export class Upstream {
     // HTTP/2 only on a direct TLS connection: through a CONNECT tunnel undici negotiates HTTP/1.1.
     const h2 = https && options.proxy === undefined;
     const pipelining = h2 ? H2_STREAMS : 1;
+    // A `ca` given to TLS replaces the system's list: add to it instead.
+    const connect = { timeout: options.timeoutMs, ...(options.ca !== undefined ? { ca: [...rootCertificates, options.ca] } : {}) };
     this.dispatcher = options.proxy
-      ? new ProxyAgent({ uri: options.proxy, connections: options.connections, connect: { timeout: options.timeoutMs } })
-      : new Pool(this.origin, {
-          connections: options.connections,
-          pipelining,
-          allowH2: h2,
-          connect: { timeout: options.timeoutMs },
-        });
+      ? new ProxyAgent({ uri: options.proxy, connections: options.connections, connect, requestTls: connect })
+      : new Pool(this.origin, { connections: options.connections, pipelining, allowH2: h2, connect });
     this.gate = new Gate(options.connections * pipelining);
   }
 

@@ -30,6 +30,8 @@ export interface FcmConfig {
   readonly sendBadgeCounts: boolean;
   /** Base URL of the FCM API (Herald: `endpoint`), without a trailing slash. */
   readonly endpoint: string;
+  /** Extra CA certificates (PEM) to trust besides the system's (Herald: `ca_file`), for relays and staging. */
+  readonly ca?: string;
   readonly requestTimeoutMs: number;
 }
 
@@ -70,8 +72,16 @@ export function readFcmConfig(section: ConfigSection): FcmConfig {
     maxConnections: section.integer('max_connections', { default: DEFAULT_MAX_CONNECTIONS, min: 1, max: 1000 }),
     sendBadgeCounts: section.boolean('send_badge_counts', { default: true }),
     endpoint: readEndpoint(section),
+    ...optionalCa(section),
     requestTimeoutMs: section.integer('request_timeout_ms', { default: DEFAULT_REQUEST_TIMEOUT_MS, min: 100 }),
   };
+}
+
+function optionalCa(section: ConfigSection): { ca?: string } {
+  const file = section.fileText('ca_file');
+  if (file === undefined) return {};
+  if (!file.text.includes('-----BEGIN CERTIFICATE-----')) section.error('ca_file', 'must be a PEM file of CA certificates');
+  return { ca: file.text };
 }
 
 function parseServiceAccount(text: string, section: ConfigSection): ServiceAccount | undefined {

@@ -28,14 +28,17 @@ export class FcmPushkin implements Pushkin {
     this.name = env.name;
     const fcmProxy = env.proxyFor(config.endpoint);
     const tokenProxy = env.proxyFor(config.serviceAccount.tokenUri);
+    const ca = config.ca !== undefined ? { ca: config.ca } : {};
     this.fcm = new Upstream(config.endpoint, {
       connections: config.maxConnections,
       timeoutMs: config.requestTimeoutMs,
+      ...ca,
       ...(fcmProxy !== undefined ? { proxy: fcmProxy } : {}),
     });
     this.tokenEndpoint = new Upstream(config.serviceAccount.tokenUri, {
       connections: TOKEN_CONNECTIONS,
       timeoutMs: config.requestTimeoutMs,
+      ...ca,
       ...(tokenProxy !== undefined ? { proxy: tokenProxy } : {}),
     });
     this.tokens = new AccessTokenSource(config.serviceAccount, this.tokenEndpoint, env.clock, env.log);
