@@ -1,10 +1,10 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import type { AppConfig, HeraldConfig } from './config/config';
 import { Dispatcher } from './dispatch/dispatcher';
 import { AppRouter } from './dispatch/router';
-import { createHttpApp } from './http/server';
+import { createRequestListener } from './http/server';
 import { Metrics } from './metrics/metrics';
 import { createMetricsServer } from './metrics/server';
 import { InflightLimitedPushkin } from './pushkins/limit';
@@ -35,7 +35,10 @@ interface Generation {
  * listeners, the pushkins and the store, and shuts them down in order.
  */
 export class Gateway {
+  /** Express serves everything but the notify endpoint. */
   readonly app: Express;
+  /** The HTTP listener: the notify endpoint, then `app`. */
+  readonly listener: RequestListener;
   readonly log: Logger;
   readonly metrics: Metrics;
   private readonly servers: Server[] = [];
@@ -53,7 +56,7 @@ export class Gateway {
     this.current = generation;
     this.log = log;
     this.metrics = metrics;
-    this.app = createHttpApp({
+    const http = createRequestListener({
       log,
       metrics,
       maxBodyBytes: config.http.maxBodyBytes,
@@ -61,6 +64,8 @@ export class Gateway {
       dispatcher: () => this.current.dispatcher,
       validateResponses,
     });
+    this.app = http.app;
+    this.listener = http.listener;
   }
 
   static async create(config: HeraldConfig, options: GatewayOptions = {}): Promise<Gateway> {
@@ -83,7 +88,7 @@ export class Gateway {
   async listen(): Promise<AddressInfo[]> {
     const addresses: AddressInfo[] = [];
     for (const host of this.config.http.bindAddresses) {
-      const server = createServer({ keepAliveTimeout: 65_000 }, this.app);
+      const server = createServer({ keepAliveTimeout: 65_000 }, this.listener);
       // Keep the socket's request timeout above the notify deadline.
       server.requestTimeout = this.config.http.notifyDeadlineMs + 30_000;
       addresses.push(await this.bind(server, this.config.http.port, host));
@@ -146,7 +151,7 @@ async function buildGeneration(config: HeraldConfig, store: PushStore, clock: Cl
   const proxy = ProxySettings.resolve(config.proxy);
   try {
     for (const app of config.apps) {
-      metrics.registerApp(app.name, app.type);
+      metrics.forApp(app.name, app.type);
       const pushkin = await app.pushkinType.create(app.settings, pushkinEnv(app, { log, metrics, clock, proxy }));
       pushkins.push(new InflightLimitedPushkin(pushkin, app.inflightRequestLimit, metrics));
     }
@@ -155,7 +160,7 @@ async function buildGeneration(config: HeraldConfig, store: PushStore, clock: Cl
     throw err;
   }
   const router = new AppRouter<Pushkin>(pushkins.map((pushkin) => [pushkin.name, pushkin] as const));
-  return { pushkins, dispatcher: new Dispatcher(router, store, metrics, clock, config.http.notifyDeadlineMs) };
+  return { pushkins, dispatcher: new Dispatcher(router, store, metrics, clock, config.http.notifyDeadlineMs, log) };
 }
 
 /** What an app's pushkin is built with (also used by the CLI's check-config and send-test). */

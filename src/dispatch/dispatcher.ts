@@ -1,5 +1,5 @@
 import { setMaxListeners } from 'node:events';
-import type { Metrics } from '../metrics/metrics';
+import type { AppMetrics, Metrics } from '../metrics/metrics';
 import type { Device, Notification } from '../notification/types';
 import type { DispatchContext, DispatchOutcome, Pushkin } from '../pushkins/pushkin';
 import type { PushStore } from '../store/store';
@@ -40,9 +40,12 @@ export class Dispatcher {
     private readonly metrics: Metrics,
     private readonly clock: Clock,
     private readonly deadlineMs: number,
+    /** For level checks: per-device loggers are only made when a line is written. */
+    private readonly log: Logger,
   ) {}
 
-  async dispatch(notification: Notification, log: Logger): Promise<DeviceResult[]> {
+  /** `requestLog` makes the request's logger; it is called only if something is logged. */
+  async dispatch(notification: Notification, requestLog: () => Logger): Promise<DeviceResult[]> {
     const deadline = this.clock.now() + this.deadlineMs;
     const controller = new AbortController();
     // One signal serves every device of the request (and each of their retries' waits).
@@ -57,68 +60,60 @@ export class Dispatcher {
     });
     try {
       return await Promise.all(
-        notification.devices.map((device) => this.dispatchDevice(notification, device, log, deadline, controller.signal, deadlinePassed)),
+        notification.devices.map((device) =>
+          this.dispatchDevice(notification, new DeviceContext(requestLog, device, deadline, controller.signal), deadlinePassed),
+        ),
       );
     } finally {
       clearTimeout(timer);
     }
   }
 
-  private async dispatchDevice(
-    notification: Notification,
-    device: Device,
-    requestLog: Logger,
-    deadline: number,
-    signal: AbortSignal,
-    deadlinePassed: DeadlineTimer,
-  ): Promise<DeviceResult> {
+  private async dispatchDevice(notification: Notification, ctx: DeviceContext, deadlinePassed: DeadlineTimer): Promise<DeviceResult> {
+    const { device } = ctx;
     const route = this.router.route(device.app_id);
     if (route.kind !== 'found') {
       this.metrics.unroutable.labels(route.kind).inc();
       const detail = route.kind === 'ambiguous' ? `matches several apps: ${route.matches.join(', ')}` : 'matches no configured app';
-      requestLog.warn(
-        { app_id: device.app_id, pushkey_hash: redactPushkey(device.pushkey) },
-        `rejecting pushkey: app_id ${detail}`,
-      );
+      ctx.log.warn(`rejecting pushkey: app_id ${detail}`);
       return { device, outcome: { kind: 'rejected', reason: `app_id ${detail}` } };
     }
     const pushkin = route.target;
     const app = pushkin.name;
-    this.metrics.perPushkinType.labels(pushkin.type).inc();
-    const log = requestLog.child({ app_id: device.app_id, pushkey_hash: redactPushkey(device.pushkey) });
+    const appMetrics = this.metrics.forApp(app, pushkin.type);
+    appMetrics.routed.inc();
 
     if (await this.store.isRejected(app, device.pushkey)) {
-      this.metrics.rejectedFromMemory.labels(app).inc();
-      log.info('rejecting pushkey found dead by an earlier request');
-      return this.record(app, device, { kind: 'rejected', reason: 'found dead by an earlier request' });
+      appMetrics.rejectedFromMemory.inc();
+      ctx.log.info('rejecting pushkey found dead by an earlier request');
+      return this.record(appMetrics, app, device, { kind: 'rejected', reason: 'found dead by an earlier request' });
     }
 
-    const ctx: DispatchContext = { log, deadline, signal };
     const eventId = notification.event_id;
     // Badge-only pushes carry no event_id: count updates are idempotent and never de-duplicated.
     if (eventId === undefined) {
-      return this.record(app, device, await this.send(pushkin, notification, device, ctx, deadlinePassed));
+      return this.record(appMetrics, app, device, await this.send(pushkin, appMetrics, notification, ctx, deadlinePassed));
     }
 
     const key = `${eventId}\u0000${app}\u0000${device.pushkey}`;
     if (!this.inProgress.has(key) && (await this.store.wasDelivered(eventId, app, device.pushkey))) {
-      this.metrics.deduplicated.labels(app).inc();
-      log.debug('event already delivered to this device; not notifying it twice');
+      appMetrics.deduplicated.inc();
+      if (this.log.isLevelEnabled('debug')) ctx.log.debug('event already delivered to this device; not notifying it twice');
       return { device, app, outcome: { kind: 'delivered' } };
     }
     // Looked up after the store's await: a send may have started meanwhile.
     const running = this.inProgress.get(key);
     if (running) {
-      this.metrics.deduplicated.labels(app).inc();
-      log.debug('event being sent to this device by another request; waiting for that send');
+      appMetrics.deduplicated.inc();
+      if (this.log.isLevelEnabled('debug')) ctx.log.debug('event being sent to this device by another request; waiting for that send');
       return { device, app, outcome: await running };
     }
-    const sending = this.send(pushkin, notification, device, ctx, deadlinePassed);
+    const sending = this.send(pushkin, appMetrics, notification, ctx, deadlinePassed);
     this.inProgress.set(key, sending);
     try {
       const outcome = await sending;
       if (outcome.kind === 'delivered') await this.store.rememberDelivered(eventId, app, device.pushkey);
-      return this.record(app, device, outcome);
+      return this.record(appMetrics, app, device, outcome);
     } finally {
       this.inProgress.delete(key);
     }
@@ -126,15 +121,15 @@ export class Dispatcher {
 
   private async send(
     pushkin: Pushkin,
+    appMetrics: AppMetrics,
     notification: Notification,
-    device: Device,
-    ctx: DispatchContext,
+    ctx: DeviceContext,
     deadlinePassed: DeadlineTimer,
   ): Promise<DispatchOutcome> {
     try {
-      const outcome = await Promise.race([pushkin.dispatch(notification, device, ctx), deadlinePassed]);
+      const outcome = await Promise.race([pushkin.dispatch(notification, ctx.device, ctx), deadlinePassed]);
       if (outcome !== DEADLINE_PASSED) return outcome;
-      this.metrics.deadlineExceeded.labels(pushkin.name).inc();
+      appMetrics.deadlineExceeded.inc();
       ctx.log.warn({ deadline_ms: this.deadlineMs }, 'no outcome within the notify deadline; the homeserver will retry');
       return { kind: 'retry', reason: `no outcome within the ${this.deadlineMs} ms notify deadline` };
     } catch (err) {
@@ -143,9 +138,29 @@ export class Dispatcher {
     }
   }
 
-  private async record(app: string, device: Device, outcome: DispatchOutcome): Promise<DeviceResult> {
-    this.metrics.outcomes.labels(app, outcome.kind).inc();
+  private async record(appMetrics: AppMetrics, app: string, device: Device, outcome: DispatchOutcome): Promise<DeviceResult> {
+    appMetrics.outcome(outcome.kind).inc();
     if (outcome.kind === 'rejected') await this.store.rememberRejected(app, device.pushkey);
     return { device, app, outcome };
+  }
+}
+
+/**
+ * A device's dispatch context. Its logger (the request's, plus app_id and the pushkey's
+ * hash) is made on first use: hashing and child loggers cost, and most sends log nothing.
+ */
+class DeviceContext implements DispatchContext {
+  private logger?: Logger;
+
+  constructor(
+    private readonly requestLog: () => Logger,
+    readonly device: Device,
+    readonly deadline: number,
+    readonly signal: AbortSignal,
+  ) {}
+
+  get log(): Logger {
+    this.logger ??= this.requestLog().child({ app_id: this.device.app_id, pushkey_hash: redactPushkey(this.device.pushkey) });
+    return this.logger;
   }
 }

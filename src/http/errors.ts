@@ -21,59 +21,21 @@ export class MatrixError extends Error {
   }
 }
 
-interface ValidatorErrorItem {
-  path: string;
-  message: string;
-  errorCode?: string;
-}
-
-/** What body-parser and express-openapi-validator throw: a status, and a type or per-field errors. */
+/** What express-openapi-validator throws: a status, and for 405 the Allow header. */
 interface HttpishError {
   status?: number;
-  type?: string;
-  errors?: ValidatorErrorItem[];
   headers?: Record<string, string>;
-  message?: string;
-}
-
-/** `/body/notification/devices/0/app_id` → `notification.devices[0].app_id`. */
-export function fieldName(validatorPath: string): string {
-  const parts = validatorPath.replace(/^\/?body\/?/, '').split('/').filter(Boolean);
-  if (parts.length === 0) return 'the request body';
-  return parts.reduce((name, part) => (/^\d+$/.test(part) ? `${name}[${part}]` : name ? `${name}.${part}` : part), '');
-}
-
-function describeValidation(items: ValidatorErrorItem[]): MatrixError {
-  const missing = items.every((item) => item.errorCode?.startsWith('required'));
-  const text = items
-    .map((item) => {
-      const field = fieldName(item.path);
-      return item.errorCode?.startsWith('required') ? `${field}: required` : `${field}: ${item.message}`;
-    })
-    .join('; ');
-  return new MatrixError(400, missing ? 'M_MISSING_PARAM' : 'M_BAD_JSON', text);
 }
 
 /** Turns whatever reached the error handler into the Matrix error to answer. */
 export function toMatrixError(err: unknown): MatrixError | undefined {
   if (err instanceof MatrixError) return err;
-  const e = err as HttpishError;
-  if (e?.type === 'entity.parse.failed') return new MatrixError(400, 'M_NOT_JSON', 'the request body is not valid JSON');
-  if (e?.type === 'entity.too.large' || e?.status === 413) {
-    return new MatrixError(413, 'M_TOO_LARGE', 'the request body is larger than this gateway accepts');
-  }
-  if (e?.type === 'encoding.unsupported' || e?.type === 'charset.unsupported') {
-    return new MatrixError(415, 'M_NOT_JSON', e.message ?? 'unsupported body encoding');
-  }
+  const e = err as HttpishError | undefined;
   switch (e?.status) {
-    case 400:
-      return e.errors?.length ? describeValidation(e.errors) : new MatrixError(400, 'M_BAD_JSON', e.message ?? 'bad request');
     case 404:
       return new MatrixError(404, 'M_UNRECOGNIZED', 'unrecognized request');
     case 405:
       return new MatrixError(405, 'M_UNRECOGNIZED', 'method not allowed', e.headers ?? {});
-    case 415:
-      return new MatrixError(415, 'M_NOT_JSON', 'the request body must be application/json');
     default:
       return undefined;
   }

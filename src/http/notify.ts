@@ -1,75 +1,148 @@
-import type { Request, RequestHandler, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isFinal, type DeviceResult, type Dispatcher } from '../dispatch/dispatcher';
 import type { Metrics } from '../metrics/metrics';
 import { normalizeNotification, type NotifyRequestBody } from '../notification/normalize';
 import type { Logger } from '../util/log';
+import { logAccess, requestIds } from './access-log';
+import { MatrixError } from './errors';
+import { describeSchemaErrors, type ApiSchemas } from './schema';
 
-export interface NotifyDeps {
+export interface NotifyEndpointOptions {
+  readonly log: Logger;
+  readonly metrics: Metrics;
+  readonly schemas: ApiSchemas;
+  readonly maxBodyBytes: number;
+  readonly accessXForwardedFor: boolean;
   /** Looked up per request, so a config reload takes effect for new requests only. */
   dispatcher(): Dispatcher;
-  readonly metrics: Metrics;
+  /** Check our own answers against the OpenAPI document (tests); a wrong one becomes a 500. */
+  readonly validateResponses: boolean;
 }
 
-/** Counts every notify request by status and time, whatever answers it (handler or error middleware). */
-export function notifyMetrics(metrics: Metrics): RequestHandler {
-  return (_req, res, next) => {
-    const started = process.hrtime.bigint();
-    metrics.requestsInFlight.inc();
-    res.once('close', () => {
-      metrics.requestsInFlight.dec();
-      const code = String(res.statusCode);
-      metrics.statusCodes.labels(code).inc();
-      metrics.notifyTime.labels(code).observe(Number(process.hrtime.bigint() - started) / 1e9);
-    });
-    next();
-  };
-}
+/** A request's logger, made only when something is logged: most requests log nothing but the access line. */
+class RequestLog {
+  private logger?: Logger;
+  constructor(
+    private readonly parent: Logger,
+    readonly id: string,
+  ) {}
 
-/** Pushkeys to report as rejected, each once, in request order. */
-function rejectedPushkeys(results: readonly DeviceResult[]): string[] {
-  const rejected = new Set<string>();
-  for (const result of results) if (result.outcome.kind === 'rejected') rejected.add(result.device.pushkey);
-  return [...rejected];
+  get log(): Logger {
+    this.logger ??= this.parent.child({ request_id: this.id });
+    return this.logger;
+  }
 }
 
 /**
- * POST /_matrix/push/v1/notify. Answers 200 only when every device was delivered (or
+ * POST /_matrix/push/v1/notify on plain node:http: the one endpoint on every message's
+ * path, so it reads, validates (ajv, compiled once from our OpenAPI document) and answers
+ * without a framework in between. Answers 200 only when every device was delivered (or
  * needed nothing) or rejected; otherwise 502 with each device's outcome, so the
  * homeserver retries and the devices already delivered are de-duplicated then.
  */
-export function notifyHandler(deps: NotifyDeps): RequestHandler {
-  return async (req: Request, res: Response) => {
-    const log = (res.locals.log as Logger | undefined) ?? (req as unknown as { log: Logger }).log;
-    const notification = normalizeNotification(req.body as NotifyRequestBody);
-    deps.metrics.notificationsReceived.inc();
-    deps.metrics.devicesReceived.inc(notification.devices.length);
-    const requestLog = notification.event_id ? log.child({ event_id: notification.event_id }) : log;
+export function createNotifyEndpoint(options: NotifyEndpointOptions): (req: IncomingMessage, res: ServerResponse) => void {
+  const { metrics, schemas, log } = options;
+  const nextId = requestIds();
 
-    const results = await deps.dispatcher().dispatch(notification, requestLog);
-    const rejected = rejectedPushkeys(results);
-    if (results.every((result) => isFinal(result.outcome))) {
-      res.status(200).json({ rejected });
-      return;
+  const answer = (req: IncomingMessage, res: ServerResponse, startedNs: bigint, requestId: string, status: number, body: object): void => {
+    const text = JSON.stringify(body);
+    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+    res.end(text);
+    metrics.requestsInFlight.dec();
+    metrics.statusCodes.labels(String(status)).inc();
+    metrics.notifyTime.labels(String(status)).observe(Number(process.hrtime.bigint() - startedNs) / 1e9);
+    logAccess(log, req, status, startedNs, requestId, options.accessXForwardedFor);
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse, startedNs: bigint, requestLog: RequestLog): Promise<void> => {
+    const raw = await readBody(req, options.maxBodyBytes);
+    let body: unknown;
+    try {
+      body = JSON.parse(raw);
+    } catch {
+      throw new MatrixError(400, 'M_NOT_JSON', 'the request body is not valid JSON');
     }
-
-    const pending = results.filter((result) => !isFinal(result.outcome));
-    const retryAfterMs = Math.max(0, ...pending.map((r) => (r.outcome.kind === 'retry' ? (r.outcome.retryAfterMs ?? 0) : 0)));
-    if (retryAfterMs > 0) res.set('Retry-After', String(Math.ceil(retryAfterMs / 1000)));
-    requestLog.warn(
-      { devices: results.length, undelivered: pending.length, outcomes: pending.map((r) => r.outcome.kind) },
-      'answering 502: some devices could not be delivered now',
+    if (!schemas.notifyRequest(body)) {
+      const { text, onlyMissing } = describeSchemaErrors(schemas.notifyRequest.errors ?? []);
+      throw new MatrixError(400, onlyMissing ? 'M_MISSING_PARAM' : 'M_BAD_JSON', text);
+    }
+    const notification = normalizeNotification(body as NotifyRequestBody);
+    metrics.notificationsReceived.inc();
+    metrics.devicesReceived.inc(notification.devices.length);
+    const results = await options.dispatcher().dispatch(notification, () =>
+      notification.event_id ? requestLog.log.child({ event_id: notification.event_id }) : requestLog.log,
     );
-    res.status(502).json({
-      errcode: 'M_UNKNOWN',
-      error: `${pending.length} of ${results.length} devices could not be delivered now; retry later`,
-      rejected,
-      devices: results.map(({ device, outcome }) => ({
-        app_id: device.app_id,
-        pushkey: device.pushkey,
-        outcome: outcome.kind,
-        ...('reason' in outcome ? { reason: outcome.reason } : {}),
-        ...(outcome.kind === 'retry' && outcome.retryAfterMs !== undefined ? { retry_after_ms: Math.ceil(outcome.retryAfterMs) } : {}),
-      })),
+    const [status, reply, headers] = replyFor(results);
+    if (status !== 200) {
+      requestLog.log.warn(
+        { event_id: notification.event_id, devices: results.length, outcomes: results.filter((r) => !isFinal(r.outcome)).map((r) => r.outcome.kind) },
+        'answering 502: some devices could not be delivered now',
+      );
+    }
+    const schema = status === 200 ? schemas.notifyResponse : schemas.notifyFailure;
+    if (options.validateResponses && !schema(reply)) {
+      throw new Error(`our ${status} answer does not match the OpenAPI document: ${JSON.stringify(schema.errors)}`);
+    }
+    for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
+    answer(req, res, startedNs, requestLog.id, status, reply);
+  };
+
+  return (req, res) => {
+    const startedNs = process.hrtime.bigint();
+    metrics.requestsInFlight.inc();
+    const requestLog = new RequestLog(log, nextId());
+    handle(req, res, startedNs, requestLog).catch((err: unknown) => {
+      const error = err instanceof MatrixError ? err : new MatrixError(500, 'M_UNKNOWN', 'internal server error');
+      if (error.status >= 500) requestLog.log.error({ err }, 'notify request failed');
+      if (error.status === 413) res.setHeader('connection', 'close');
+      answer(req, res, startedNs, requestLog.id, error.status, error);
     });
   };
+}
+
+/** The status, body and headers answering a notification's device results. */
+function replyFor(results: readonly DeviceResult[]): [number, object, Record<string, string>] {
+  const rejected = [...new Set(results.filter((r) => r.outcome.kind === 'rejected').map((r) => r.device.pushkey))];
+  const pending = results.filter((result) => !isFinal(result.outcome));
+  if (pending.length === 0) return [200, { rejected }, {}];
+  const retryAfterMs = Math.max(0, ...pending.map((r) => (r.outcome.kind === 'retry' ? (r.outcome.retryAfterMs ?? 0) : 0)));
+  const headers: Record<string, string> = retryAfterMs > 0 ? { 'retry-after': String(Math.ceil(retryAfterMs / 1000)) } : {};
+  const body = {
+    errcode: 'M_UNKNOWN',
+    error: `${pending.length} of ${results.length} devices could not be delivered now; retry later`,
+    rejected,
+    devices: results.map(({ device, outcome }) => ({
+      app_id: device.app_id,
+      pushkey: device.pushkey,
+      outcome: outcome.kind,
+      ...('reason' in outcome ? { reason: outcome.reason } : {}),
+      ...(outcome.kind === 'retry' && outcome.retryAfterMs !== undefined ? { retry_after_ms: Math.ceil(outcome.retryAfterMs) } : {}),
+    })),
+  };
+  return [502, body, headers];
+}
+
+/** The body as text, refusing more than `limit` bytes (checked against Content-Length first). */
+function readBody(req: IncomingMessage, limit: number): Promise<string> {
+  const tooLarge = () => new MatrixError(413, 'M_TOO_LARGE', `the request body is larger than this gateway accepts (${limit} bytes)`);
+  if (Number(req.headers['content-length'] ?? 0) > limit) {
+    req.resume();
+    return Promise.reject(tooLarge());
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        req.removeAllListeners('data');
+        req.resume();
+        reject(tooLarge());
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(chunks.length === 1 ? chunks[0].toString('utf8') : Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
 }

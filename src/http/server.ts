@@ -1,92 +1,74 @@
-import { randomBytes } from 'node:crypto';
-import express, { type Express, type RequestHandler } from 'express';
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import express, { type Express } from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
 import type { Dispatcher } from '../dispatch/dispatcher';
 import type { Metrics } from '../metrics/metrics';
 import type { Logger } from '../util/log';
-import { resourcePath } from '../util/resources';
 import { VERSION } from '../version';
+import { logAccess, requestIds } from './access-log';
 import { errorMiddleware, MatrixError } from './errors';
-import { notifyHandler, notifyMetrics } from './notify';
+import { createNotifyEndpoint } from './notify';
+import { ApiSchemas, OPENAPI_PATH } from './schema';
 
-/** Our OpenAPI document, read once at start-up. */
-export const OPENAPI_PATH = resourcePath('openapi/herald.yaml');
 export const NOTIFY_PATH = '/_matrix/push/v1/notify';
 
-export interface HttpAppOptions {
+export interface HttpOptions {
   readonly log: Logger;
   readonly metrics: Metrics;
   readonly maxBodyBytes: number;
   /** Take the client address from X-Forwarded-For. */
   readonly accessXForwardedFor: boolean;
   dispatcher(): Dispatcher;
-  /** Validate our own responses too (tests). */
+  /** Validate our own notify answers against the OpenAPI document (tests). */
   readonly validateResponses?: boolean;
 }
 
-/** A short id per request, carried by every log line about it. */
-function requestIds(): () => string {
-  const prefix = randomBytes(3).toString('hex');
-  let counter = 0;
-  return () => `${prefix}-${(counter++).toString(36)}`;
-}
-
-/** One access line per request, and a child logger carrying the request id for the rest. */
-function accessLog(log: Logger, xForwardedFor: boolean): RequestHandler {
-  const nextId = requestIds();
-  return (req, res, next) => {
-    const started = process.hrtime.bigint();
-    const requestLog = log.child({ request_id: nextId() });
-    res.locals.log = requestLog;
-    res.once('close', () => {
-      const forwarded = xForwardedFor ? req.headers['x-forwarded-for'] : undefined;
-      const client = (typeof forwarded === 'string' ? forwarded.split(',')[0]?.trim() : undefined) ?? req.socket.remoteAddress;
-      requestLog.info(
-        {
-          method: req.method,
-          path: req.path,
-          status: res.statusCode,
-          duration_ms: Math.round(Number(process.hrtime.bigint() - started) / 1e5) / 10,
-          client,
-        },
-        'request',
-      );
-    });
-    next();
-  };
-}
-
-export function createHttpApp(options: HttpAppOptions): Express {
+/**
+ * Everything but the notify endpoint: /health, and the Matrix errors for unknown paths
+ * (404) and wrong methods (405, with Allow, as our OpenAPI document says).
+ */
+export function createExpressApp(options: Pick<HttpOptions, 'log' | 'accessXForwardedFor'>): Express {
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
-  app.set('trust proxy', false);
-
-  app.use(accessLog(options.log, options.accessXForwardedFor));
+  const nextId = requestIds();
+  app.use((req, res, next) => {
+    const started = process.hrtime.bigint();
+    const id = nextId();
+    res.once('finish', () => logAccess(options.log, req, res.statusCode, started, id, options.accessXForwardedFor));
+    next();
+  });
   app.get('/health', (_req, res) => {
     res.type('text/plain').send(`OK, herald ${VERSION}`);
   });
-
-  // Homeservers always send JSON; read it as JSON whatever the Content-Type says, so a
-  // missing or odd header is not a reason to refuse (and be retried forever).
-  app.use(NOTIFY_PATH, notifyMetrics(options.metrics), (req, _res, next) => {
-    req.headers['content-type'] = 'application/json';
-    next();
-  });
-  app.use(express.json({ limit: options.maxBodyBytes, type: () => true, strict: true }));
-  app.use(
-    OpenApiValidator.middleware({
-      apiSpec: OPENAPI_PATH,
-      validateRequests: { allErrors: true },
-      validateResponses: options.validateResponses ?? false,
-      validateApiSpec: false,
-      fileUploader: false,
-    }),
-  );
-  app.post(NOTIFY_PATH, notifyHandler({ dispatcher: options.dispatcher, metrics: options.metrics }));
+  app.use(OpenApiValidator.middleware({ apiSpec: OPENAPI_PATH, validateRequests: true, validateApiSpec: false, fileUploader: false }));
   app.use(() => {
     throw new MatrixError(404, 'M_UNRECOGNIZED', 'unrecognized request');
   });
   app.use(errorMiddleware(options.log));
   return app;
+}
+
+function isNotify(req: IncomingMessage): boolean {
+  if (req.method !== 'POST') return false;
+  const url = req.url ?? '';
+  const end = url.indexOf('?');
+  const path = end === -1 ? url : url.slice(0, end);
+  return path === NOTIFY_PATH || path === `${NOTIFY_PATH}/`;
+}
+
+/** The HTTP listener: notifications go straight to the notify endpoint, the rest to Express. */
+export function createRequestListener(options: HttpOptions): { listener: RequestListener; app: Express } {
+  const notify = createNotifyEndpoint({
+    log: options.log,
+    metrics: options.metrics,
+    schemas: new ApiSchemas(),
+    maxBodyBytes: options.maxBodyBytes,
+    accessXForwardedFor: options.accessXForwardedFor,
+    dispatcher: options.dispatcher,
+    validateResponses: options.validateResponses ?? false,
+  });
+  const app = createExpressApp(options);
+  const listener = (req: IncomingMessage, res: ServerResponse) => (isNotify(req) ? notify(req, res) : app(req, res));
+  return { listener, app };
 }

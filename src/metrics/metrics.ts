@@ -1,5 +1,17 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+type CounterChild = ReturnType<Counter<string>['labels']>;
+
+/** One app's labelled counters, looked up once: label look-ups are a cost on the notify path. */
+export interface AppMetrics {
+  /** sygnal_per_pushkin_type_total for the app's type. */
+  readonly routed: CounterChild;
+  readonly deduplicated: CounterChild;
+  readonly rejectedFromMemory: CounterChild;
+  readonly deadlineExceeded: CounterChild;
+  outcome(kind: string): CounterChild;
+}
+
 /**
  * Every metric Herald exports, built on one registry. Names are Sygnal's
  * (push-gateway-facts §8) so existing dashboards and alerts keep working; Herald's own
@@ -192,13 +204,32 @@ export class Metrics {
     this.unroutable.labels('ambiguous').inc(0);
   }
 
-  /** Creates the labelled children of an app so its series show 0 before the first event. */
-  registerApp(pushkin: string, type: string): void {
+  private readonly apps = new Map<string, AppMetrics>();
+
+  /**
+   * The app's labelled counters, created on first use (so its series show 0 from
+   * start-up when called then) and cached.
+   */
+  forApp(pushkin: string, type: string): AppMetrics {
+    const key = `${pushkin}\u0000${type}`;
+    let app = this.apps.get(key);
+    if (app) return app;
     this.inflightLimitDrop.labels(pushkin).inc(0);
-    this.deduplicated.labels(pushkin).inc(0);
-    this.rejectedFromMemory.labels(pushkin).inc(0);
     this.retries.labels(pushkin).inc(0);
-    this.deadlineExceeded.labels(pushkin).inc(0);
-    this.perPushkinType.labels(type).inc(0);
+    const outcomes = new Map<string, CounterChild>();
+    app = {
+      routed: this.perPushkinType.labels(type),
+      deduplicated: this.deduplicated.labels(pushkin),
+      rejectedFromMemory: this.rejectedFromMemory.labels(pushkin),
+      deadlineExceeded: this.deadlineExceeded.labels(pushkin),
+      outcome: (kind) => {
+        let child = outcomes.get(kind);
+        if (!child) outcomes.set(kind, (child = this.outcomes.labels(pushkin, kind)));
+        return child;
+      },
+    };
+    for (const counter of [app.routed, app.deduplicated, app.rejectedFromMemory, app.deadlineExceeded]) counter.inc(0);
+    this.apps.set(key, app);
+    return app;
   }
 }
