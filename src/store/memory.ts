@@ -1,3 +1,4 @@
+import { hash } from 'node:crypto';
 import { ExpiringSet } from './lru';
 import type { PushStore } from './store';
 
@@ -11,6 +12,15 @@ export interface MemoryStoreOptions {
 
 /** Keys join their parts with NUL, which cannot occur in JSON-decoded identifiers we accept. */
 const SEP = '\u0000';
+
+/**
+ * A delivered (event, app, pushkey) is remembered by 96 bits of its SHA-256: 16
+ * characters instead of a few hundred, so the de-duplication window holds many more
+ * events in the same memory. A collision (chance ~n²/2⁹⁷) would skip one notification.
+ */
+function deliveryKey(eventId: string, appId: string, pushkey: string): string {
+  return hash('sha256', eventId + SEP + appId + SEP + pushkey, 'base64').slice(0, 16);
+}
 
 /** The in-process store: bounded memory, forgotten on restart. */
 export class MemoryStore implements PushStore {
@@ -31,11 +41,11 @@ export class MemoryStore implements PushStore {
   }
 
   async wasDelivered(eventId: string, appId: string, pushkey: string): Promise<boolean> {
-    return this.delivered.has(eventId + SEP + appId + SEP + pushkey);
+    return this.delivered.has(deliveryKey(eventId, appId, pushkey));
   }
 
   async rememberDelivered(eventId: string, appId: string, pushkey: string): Promise<void> {
-    this.delivered.add(eventId + SEP + appId + SEP + pushkey);
+    this.delivered.add(deliveryKey(eventId, appId, pushkey));
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,4 @@
 import pino, { type DestinationStream, type Logger, type LoggerOptions } from 'pino';
-import pretty from 'pino-pretty';
 
 export type { Logger } from 'pino';
 
@@ -37,6 +36,11 @@ export function createLogger(level: LogLevel = 'info', destination?: Destination
     timestamp: pino.stdTimeFunctions.isoTime,
   };
   if (destination) return pino(options, destination);
-  if (process.stdout.isTTY) return pino(options, pretty({ colorize: true, sync: true, translateTime: 'SYS:HH:MM:ss.l' }));
+  if (process.stdout.isTTY) {
+    // Loaded only for a terminal: a server writing JSON lines never pays for it.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- a synchronous, on-demand load
+    const pretty = require('pino-pretty') as typeof import('pino-pretty');
+    return pino(options, pretty.build({ colorize: true, sync: true, translateTime: 'SYS:HH:MM:ss.l' }));
+  }
   return pino(options);
 }

@@ -49,6 +49,8 @@ class ApnsPushkin implements Pushkin {
   readonly type = 'apns';
   private readonly metrics: Metrics;
   private readonly clock: Clock;
+  /** The pushkin's logger, for level checks: a device's own logger is made only to write a line. */
+  private readonly log: Logger;
   private readonly retryPolicy: RetryPolicy = DEFAULT_RETRY_POLICY;
   private readonly maxPayloadBytes: number;
 
@@ -61,6 +63,7 @@ class ApnsPushkin implements Pushkin {
   ) {
     this.metrics = env.metrics;
     this.clock = env.clock;
+    this.log = env.log;
     // Apple allows VoIP pushes a larger payload than the rest.
     this.maxPayloadBytes = config.pushType === 'voip' ? MAX_VOIP_PAYLOAD_BYTES : MAX_PAYLOAD_BYTES;
   }
@@ -93,7 +96,7 @@ class ApnsPushkin implements Pushkin {
       return { kind: 'rejected', reason: built.reason };
     }
     if (built.kind === 'skip') {
-      ctx.log.debug({ why: built.reason }, 'nothing to send to APNs');
+      if (this.log.isLevelEnabled('debug')) ctx.log.debug({ why: built.reason }, 'nothing to send to APNs');
       return { kind: 'skipped', reason: built.reason };
     }
     const fitted = truncatePayload(built.payload, this.maxPayloadBytes);
@@ -104,7 +107,7 @@ class ApnsPushkin implements Pushkin {
       );
       return { kind: 'failed', reason: `payload of ${fitted.bytes} bytes cannot fit APNs' ${this.maxPayloadBytes}-byte limit` };
     }
-    if (fitted.truncated) ctx.log.debug({ bytes: fitted.bytes, original_bytes: Buffer.byteLength(JSON.stringify(built.payload)) }, 'APNs payload truncated');
+    if (fitted.truncated && this.log.isLevelEnabled('debug')) ctx.log.debug({ bytes: fitted.bytes, original_bytes: Buffer.byteLength(JSON.stringify(built.payload)) }, 'APNs payload truncated');
 
     const request: ApnsRequest = {
       token: token.hex,
@@ -114,7 +117,7 @@ class ApnsPushkin implements Pushkin {
       ...(this.config.topic !== undefined ? { topic: this.config.topic } : {}),
       ...(this.config.pushType !== undefined ? { pushType: this.config.pushType } : {}),
     };
-    return withRetries((attempt) => this.attempt(request, ctx.log, attempt), this.retryPolicy, ctx, this.clock, {
+    return withRetries((attempt) => this.attempt(request, ctx, attempt), this.retryPolicy, ctx, this.clock, {
       onRetry: (outcome, delayMs) => {
         this.metrics.retries.labels(this.name).inc();
         ctx.log.debug({ why: outcome.reason, delay_ms: Math.round(delayMs) }, 'retrying APNs request');
@@ -133,7 +136,7 @@ class ApnsPushkin implements Pushkin {
     await this.relay?.close();
   }
 
-  private async attempt(request: ApnsRequest, log: Logger, attempt: number): Promise<DispatchOutcome> {
+  private async attempt(request: ApnsRequest, ctx: DispatchContext, attempt: number): Promise<DispatchOutcome> {
     const active = this.metrics.activeApnsRequests.labels(this.name);
     const stopTimer = this.metrics.apnsRequestTime.labels(this.name).startTimer();
     active.inc();
@@ -147,7 +150,7 @@ class ApnsPushkin implements Pushkin {
     this.metrics.apnsStatusCodes.labels(this.name, String(answer.kind === 'answer' ? answer.status : 0)).inc();
     const verdict = verdictOf(answer, { attempt, tokenAuth: this.config.auth?.kind === 'token', now: this.clock.now() });
     if (verdict.configurationError !== undefined) this.metrics.configurationErrors.labels(this.name, verdict.configurationError).inc();
-    log[verdict.log.level]({ ...verdict.log.fields, apns_id: answer.apnsId }, verdict.log.msg);
+    if (this.log.isLevelEnabled(verdict.log.level)) ctx.log[verdict.log.level]({ ...verdict.log.fields, apns_id: answer.apnsId }, verdict.log.msg);
     return verdict.outcome;
   }
 }

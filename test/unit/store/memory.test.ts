@@ -3,11 +3,14 @@ import { ExpiringSet } from '../../../src/store/lru';
 import { MemoryStore } from '../../../src/store/memory';
 
 describe('store/memory', () => {
-  it('forgets keys after their time to live', () => {
+  it('forgets keys after their time to live (to the next whole second)', () => {
     let now = 1_000;
-    const set = new ExpiringSet(500, 10, () => now);
-    set.add('a');
-    now += 499;
+    const set = new ExpiringSet(2_000, 10, () => now);
+    now += 300;
+    set.add('a'); // at 0.3 s: kept until 3 s (at least 2 s, rounded up)
+    now += 1_999;
+    assert.equal(set.has('a'), true);
+    now += 700;
     assert.equal(set.has('a'), true);
     now += 1;
     assert.equal(set.has('a'), false);
