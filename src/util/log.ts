@@ -42,5 +42,21 @@ export function createLogger(level: LogLevel = 'info', destination?: Destination
     const pretty = require('pino-pretty') as typeof import('pino-pretty');
     return pino(options, pretty.build({ colorize: true, sync: true, translateTime: 'SYS:HH:MM:ss.l' }));
   }
-  return pino(options);
+  // Written asynchronously: a log line costs no system call on a request's path.
+  // minLength 1 writes each line at once, as 0 would, but makes flush() wait for writes
+  // in flight (with 0 it returns at once, and a line written at exit could overtake them).
+  const stdout = pino.destination({ dest: 1, sync: false, minLength: 1 });
+  asyncDestinations.add(stdout);
+  return pino(options, stdout);
+}
+
+const asyncDestinations = new Set<ReturnType<typeof pino.destination>>();
+
+/** Writes out what the asynchronous log destinations still hold; call before exiting. */
+export async function flushLogs(): Promise<void> {
+  await Promise.all(
+    [...asyncDestinations].map(
+      (destination) => new Promise<void>((resolve) => destination.flush(() => resolve())),
+    ),
+  );
 }
