@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
+import { configProblems } from '../../helpers/config';
 import { loadConfigText } from '../../../src/config/config';
-import { ConfigError } from '../../../src/config/section';
 import { BUILTIN_PUSHKIN_TYPES } from '../../../src/pushkins/registry';
 
 function load(yaml: string) {
@@ -8,13 +8,7 @@ function load(yaml: string) {
 }
 
 function problemsOf(yaml: string): readonly string[] {
-  try {
-    load(yaml);
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, String(err));
-    return err.problems;
-  }
-  assert.fail('expected a ConfigError');
+  return configProblems(() => load(yaml));
 }
 
 describe('config/config', () => {

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
+import { configProblems } from '../../../helpers/config';
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { loadConfigText, type LoadedConfig } from '../../../../src/config/config';
-import { ConfigError } from '../../../../src/config/section';
 import type { ApnsConfig } from '../../../../src/pushkins/apns/config';
 import { APPLE_PUSH_OIDS, checkCertificate } from '../../../../src/pushkins/apns/credentials';
 import { extensionOids } from '../../../../src/pushkins/apns/der';
@@ -29,13 +29,7 @@ describe('pushkins/apns/config', function () {
   }
 
   function problems(app: Record<string, unknown>): readonly string[] {
-    try {
-      load(app);
-    } catch (err) {
-      assert.ok(err instanceof ConfigError, String(err));
-      return err.problems;
-    }
-    assert.fail('expected a ConfigError');
+    return configProblems(() => load(app));
   }
 
   function token(extra: Record<string, unknown> = {}): Record<string, unknown> {

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
+import { configProblems } from '../../../helpers/config';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfigText } from '../../../../src/config/config';
-import { ConfigError } from '../../../../src/config/section';
 import type { FcmConfig } from '../../../../src/pushkins/fcm/config';
 import { fcmPushkinType } from '../../../../src/pushkins/fcm/pushkin';
 import { BUILTIN_PUSHKIN_TYPES } from '../../../../src/pushkins/registry';
@@ -35,13 +35,7 @@ describe('pushkins/fcm/config', () => {
   }
 
   function problems(app: string): readonly string[] {
-    try {
-      load(app);
-    } catch (err) {
-      assert.ok(err instanceof ConfigError, String(err));
-      return err.problems;
-    }
-    assert.fail('expected a ConfigError');
+    return configProblems(() => load(app));
   }
 
   it('reads a Sygnal gcm app with defaults; `fcm` is an alias reported as gcm', () => {
