@@ -2,15 +2,11 @@ import { setMaxListeners } from 'node:events';
 import type { AppMetrics, Metrics } from '../metrics/metrics';
 import type { Device, Notification } from '../notification/types';
 import type { DispatchContext, DispatchOutcome, Pushkin } from '../pushkins/pushkin';
-import type { PushStore } from '../store/store';
+import { deliveryKey, type PushStore } from '../store/store';
 import type { Clock } from '../util/clock';
 import type { Logger } from '../util/log';
 import { redactPushkey } from '../util/redact';
 import type { AppRouter } from './router';
-
-/** What the deadline timer resolves to, told apart from any outcome a pushkin returns. */
-const DEADLINE_PASSED: unique symbol = Symbol('deadline passed');
-type DeadlineTimer = Promise<typeof DEADLINE_PASSED>;
 
 export interface DeviceResult {
   readonly device: Device;
@@ -31,7 +27,7 @@ export function isFinal(outcome: DispatchOutcome): boolean {
  * unexpected exception into a `failed` device instead of a lost response.
  */
 export class Dispatcher {
-  /** Sends in progress per (event, app, pushkey), so a retry arriving mid-send waits for it. */
+  /** Sends in progress by delivery key, so a retry arriving mid-send waits for it. */
   private readonly inProgress = new Map<string, Promise<DispatchOutcome>>();
 
   constructor(
@@ -44,32 +40,45 @@ export class Dispatcher {
     private readonly log: Logger,
   ) {}
 
-  /** `requestLog` makes the request's logger; it is called only if something is logged. */
-  async dispatch(notification: Notification, requestLog: () => Logger): Promise<DeviceResult[]> {
-    const deadline = this.clock.now() + this.deadlineMs;
-    const controller = new AbortController();
-    // One signal serves every device of the request (and each of their retries' waits).
-    setMaxListeners(0, controller.signal);
-    let timer: NodeJS.Timeout | undefined;
-    const deadlinePassed: DeadlineTimer = new Promise((resolve) => {
-      timer = setTimeout(() => {
-        controller.abort();
-        resolve(DEADLINE_PASSED);
+  /**
+   * One result per device, in order, by the deadline at the latest: a device still
+   * without an outcome then is answered `retry` (its send goes on, and is remembered if
+   * it succeeds, so the homeserver's retry is de-duplicated). `requestLog` makes the
+   * request's logger; it is called only if something is logged.
+   */
+  dispatch(notification: Notification, requestLog: () => Logger): Promise<DeviceResult[]> {
+    const devices = notification.devices;
+    if (devices.length === 0) return Promise.resolve([]);
+    const scope = new RequestScope(this.clock.now() + this.deadlineMs, requestLog);
+    return new Promise((resolve) => {
+      const results: Array<DeviceResult | undefined> = new Array(devices.length);
+      let waiting = devices.length;
+      let settled = false;
+      const timer = setTimeout(() => {
+        settled = true;
+        scope.abort();
+        resolve(devices.map((device, i) => results[i] ?? this.deadlinePassed(new DeviceContext(scope, device))));
       }, this.deadlineMs);
-      timer.unref();
+      devices.forEach((device, i) => {
+        const ctx = new DeviceContext(scope, device);
+        this.dispatchDevice(notification, ctx)
+          .catch((err: unknown): DeviceResult => {
+            ctx.log.error({ err }, 'dispatching the device failed unexpectedly');
+            return { device, outcome: { kind: 'failed', reason: 'internal error' } };
+          })
+          .then((result) => {
+            if (settled) return;
+            results[i] = result;
+            if (--waiting === 0) {
+              clearTimeout(timer);
+              resolve(results as DeviceResult[]);
+            }
+          });
+      });
     });
-    try {
-      return await Promise.all(
-        notification.devices.map((device) =>
-          this.dispatchDevice(notification, new DeviceContext(requestLog, device, deadline, controller.signal), deadlinePassed),
-        ),
-      );
-    } finally {
-      clearTimeout(timer);
-    }
   }
 
-  private async dispatchDevice(notification: Notification, ctx: DeviceContext, deadlinePassed: DeadlineTimer): Promise<DeviceResult> {
+  private async dispatchDevice(notification: Notification, ctx: DeviceContext): Promise<DeviceResult> {
     const { device } = ctx;
     const route = this.router.route(device.app_id);
     if (route.kind !== 'found') {
@@ -92,11 +101,11 @@ export class Dispatcher {
     const eventId = notification.event_id;
     // Badge-only pushes carry no event_id: count updates are idempotent and never de-duplicated.
     if (eventId === undefined) {
-      return this.record(appMetrics, app, device, await this.send(pushkin, appMetrics, notification, ctx, deadlinePassed));
+      return this.record(appMetrics, app, device, await this.send(pushkin, notification, ctx));
     }
 
-    const key = `${eventId}\u0000${app}\u0000${device.pushkey}`;
-    if (!this.inProgress.has(key) && (await this.store.wasDelivered(eventId, app, device.pushkey))) {
+    const key = deliveryKey(eventId, app, device.pushkey);
+    if (!this.inProgress.has(key) && (await this.store.wasDelivered(key))) {
       appMetrics.deduplicated.inc();
       if (this.log.isLevelEnabled('debug')) ctx.log.debug('event already delivered to this device; not notifying it twice');
       return { device, app, outcome: { kind: 'delivered' } };
@@ -108,30 +117,20 @@ export class Dispatcher {
       if (this.log.isLevelEnabled('debug')) ctx.log.debug('event being sent to this device by another request; waiting for that send');
       return { device, app, outcome: await running };
     }
-    const sending = this.send(pushkin, appMetrics, notification, ctx, deadlinePassed);
+    const sending = this.send(pushkin, notification, ctx);
     this.inProgress.set(key, sending);
     try {
       const outcome = await sending;
-      if (outcome.kind === 'delivered') await this.store.rememberDelivered(eventId, app, device.pushkey);
+      if (outcome.kind === 'delivered') await this.store.rememberDelivered(key);
       return this.record(appMetrics, app, device, outcome);
     } finally {
       this.inProgress.delete(key);
     }
   }
 
-  private async send(
-    pushkin: Pushkin,
-    appMetrics: AppMetrics,
-    notification: Notification,
-    ctx: DeviceContext,
-    deadlinePassed: DeadlineTimer,
-  ): Promise<DispatchOutcome> {
+  private async send(pushkin: Pushkin, notification: Notification, ctx: DeviceContext): Promise<DispatchOutcome> {
     try {
-      const outcome = await Promise.race([pushkin.dispatch(notification, ctx.device, ctx), deadlinePassed]);
-      if (outcome !== DEADLINE_PASSED) return outcome;
-      appMetrics.deadlineExceeded.inc();
-      ctx.log.warn({ deadline_ms: this.deadlineMs }, 'no outcome within the notify deadline; the homeserver will retry');
-      return { kind: 'retry', reason: `no outcome within the ${this.deadlineMs} ms notify deadline` };
+      return await pushkin.dispatch(notification, ctx.device, ctx);
     } catch (err) {
       ctx.log.error({ err }, 'pushkin failed unexpectedly');
       return { kind: 'failed', reason: 'internal error in the pushkin' };
@@ -143,6 +142,43 @@ export class Dispatcher {
     if (outcome.kind === 'rejected') await this.store.rememberRejected(app, device.pushkey);
     return { device, app, outcome };
   }
+
+  /** The result of a device that had no outcome by the deadline. */
+  private deadlinePassed(ctx: DeviceContext): DeviceResult {
+    const outcome: DispatchOutcome = { kind: 'retry', reason: `no outcome within the ${this.deadlineMs} ms notify deadline` };
+    const route = this.router.route(ctx.device.app_id);
+    if (route.kind === 'found') {
+      const appMetrics = this.metrics.forApp(route.target.name, route.target.type);
+      appMetrics.deadlineExceeded.inc();
+      appMetrics.outcome(outcome.kind).inc();
+    }
+    ctx.log.warn({ deadline_ms: this.deadlineMs }, 'no outcome within the notify deadline; the homeserver will retry');
+    return { device: ctx.device, ...(route.kind === 'found' ? { app: route.target.name } : {}), outcome };
+  }
+}
+
+/** What one notify request's devices share: the deadline, an abort signal, the request's logger. */
+class RequestScope {
+  private controller?: AbortController;
+
+  constructor(
+    readonly deadline: number,
+    readonly requestLog: () => Logger,
+  ) {}
+
+  /** Aborted at the deadline; made on first use, as most sends finish without looking at it. */
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      // One signal serves every device of the request (and each of their retries' waits).
+      setMaxListeners(0, this.controller.signal);
+    }
+    return this.controller.signal;
+  }
+
+  abort(): void {
+    this.controller?.abort();
+  }
 }
 
 /**
@@ -153,14 +189,20 @@ class DeviceContext implements DispatchContext {
   private logger?: Logger;
 
   constructor(
-    private readonly requestLog: () => Logger,
+    private readonly scope: RequestScope,
     readonly device: Device,
-    readonly deadline: number,
-    readonly signal: AbortSignal,
   ) {}
 
+  get deadline(): number {
+    return this.scope.deadline;
+  }
+
+  get signal(): AbortSignal {
+    return this.scope.signal;
+  }
+
   get log(): Logger {
-    this.logger ??= this.requestLog().child({ app_id: this.device.app_id, pushkey_hash: redactPushkey(this.device.pushkey) });
+    this.logger ??= this.scope.requestLog().child({ app_id: this.device.app_id, pushkey_hash: redactPushkey(this.device.pushkey) });
     return this.logger;
   }
 }

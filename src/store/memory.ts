@@ -1,4 +1,3 @@
-import { hash } from 'node:crypto';
 import { ExpiringSet } from './lru';
 import type { PushStore } from './store';
 
@@ -12,15 +11,6 @@ export interface MemoryStoreOptions {
 
 /** Keys join their parts with NUL, which cannot occur in JSON-decoded identifiers we accept. */
 const SEP = '\u0000';
-
-/**
- * A delivered (event, app, pushkey) is remembered by 96 bits of its SHA-256: 16
- * characters instead of a few hundred, so the de-duplication window holds many more
- * events in the same memory. A collision (chance ~n²/2⁹⁷) would skip one notification.
- */
-function deliveryKey(eventId: string, appId: string, pushkey: string): string {
-  return hash('sha256', eventId + SEP + appId + SEP + pushkey, 'base64').slice(0, 16);
-}
 
 /** The in-process store: bounded memory, forgotten on restart. */
 export class MemoryStore implements PushStore {
@@ -40,12 +30,12 @@ export class MemoryStore implements PushStore {
     this.rejected.add(appId + SEP + pushkey);
   }
 
-  async wasDelivered(eventId: string, appId: string, pushkey: string): Promise<boolean> {
-    return this.delivered.has(deliveryKey(eventId, appId, pushkey));
+  async wasDelivered(key: string): Promise<boolean> {
+    return this.delivered.has(key);
   }
 
-  async rememberDelivered(eventId: string, appId: string, pushkey: string): Promise<void> {
-    this.delivered.add(deliveryKey(eventId, appId, pushkey));
+  async rememberDelivered(key: string): Promise<void> {
+    this.delivered.add(key);
   }
 
   async close(): Promise<void> {

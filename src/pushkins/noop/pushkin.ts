@@ -23,7 +23,8 @@ export const noopPushkinType: PushkinType<NoopConfig> = {
         if (config.rejectPushkeys.has(device.pushkey)) {
           return { kind: 'rejected', reason: 'listed in reject_pushkeys' };
         }
-        if (ctx.log.isLevelEnabled('debug')) {
+        // The pushkin's logger answers the level check: the device's is made only to write.
+        if (env.log.isLevelEnabled('debug')) {
           ctx.log.debug({ pushkey_hash: redactPushkey(device.pushkey) }, 'noop pushkin: nothing sent');
         }
         return { kind: 'delivered' };
