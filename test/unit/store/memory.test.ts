@@ -18,13 +18,23 @@ describe('store/memory', () => {
     assert.equal(set.size, 0);
   });
 
-  it('holds at most maxEntries, dropping the oldest first', () => {
+  it('holds at most maxEntries, dropping the oldest first; adding again makes a key the newest', () => {
     const set = new ExpiringSet(60_000, 3);
     for (const key of ['a', 'b', 'c']) set.add(key);
-    set.add('a'); // refreshed: now the youngest
+    set.add('a'); // now the newest: b is the oldest
     set.add('d');
     assert.deepEqual(['a', 'b', 'c', 'd'].map((k) => set.has(k)), [true, false, true, true]);
+    set.add('e');
+    set.add('f');
+    assert.deepEqual(['a', 'c', 'd', 'e', 'f'].map((k) => set.has(k)), [false, false, true, true, true]);
     assert.equal(set.size, 3);
+  });
+
+  it('stays bounded over many additions', () => {
+    const set = new ExpiringSet(60_000, 1000);
+    for (let i = 0; i < 50_000; i++) set.add(`key-${i % 1500}`);
+    assert.ok(set.size <= 1000);
+    assert.equal(set.has('key-1499'), true);
   });
 
   it('keeps rejections and deliveries apart', async () => {
