@@ -159,11 +159,14 @@ export class ApnsMock {
     respond(stream, answer, headers['apns-id']);
   }
 
+  /** Provider tokens whose signature checked out: a client reuses one for up to an hour, and ECDSA is slow. */
+  private readonly verifiedJwts = new Set<string>();
+
   private checkCredentials(session: ServerHttp2Session, authorization: string | undefined): Reply | undefined {
     const { token, certificate } = this.options;
     if (token) {
       if (!authorization?.startsWith('bearer ')) return { status: 403, reason: 'MissingProviderToken' };
-      return verifyJwt(authorization.slice('bearer '.length), token) ? undefined : { status: 403, reason: 'InvalidProviderToken' };
+      return verifyJwt(authorization.slice('bearer '.length), token, this.verifiedJwts) ? undefined : { status: 403, reason: 'InvalidProviderToken' };
     }
     if (certificate) {
       const socket = session.socket as TLSSocket;
@@ -200,12 +203,15 @@ function decodeJwt(authorization: string | undefined): RecordedRequest['jwt'] {
 }
 
 /** What Apple checks: an ES256 signature by the team's key, its key id, the team as issuer, a recent iat. */
-function verifyJwt(jwt: string, expected: NonNullable<ApnsMockOptions['token']>): boolean {
+function verifyJwt(jwt: string, expected: NonNullable<ApnsMockOptions['token']>, verified: Set<string>): boolean {
   const [header, claims, signature] = jwt.split('.');
   if (header === undefined || claims === undefined || signature === undefined) return false;
   const decoded = decodeJwt(`bearer ${jwt}`);
   if (!decoded || decoded.header.alg !== 'ES256' || decoded.header.kid !== expected.keyId || decoded.claims.iss !== expected.teamId) return false;
   const iat = decoded.claims.iat;
   if (typeof iat !== 'number' || Math.abs(Date.now() / 1000 - iat) > 3600) return false;
-  return verify('sha256', Buffer.from(`${header}.${claims}`), { key: expected.publicKey, dsaEncoding: 'ieee-p1363' }, Buffer.from(signature, 'base64url'));
+  if (verified.has(jwt)) return true;
+  const good = verify('sha256', Buffer.from(`${header}.${claims}`), { key: expected.publicKey, dsaEncoding: 'ieee-p1363' }, Buffer.from(signature, 'base64url'));
+  if (good) verified.add(jwt);
+  return good;
 }
