@@ -69,9 +69,11 @@ export function createNotifyEndpoint(options: NotifyEndpointOptions): (req: Inco
     const notification = normalizeNotification(body as NotifyRequestBody);
     metrics.notificationsReceived.inc();
     metrics.devicesReceived.inc(notification.devices.length);
-    const results = await options.dispatcher().dispatch(notification, () =>
-      notification.event_id ? requestLog.log.child({ event_id: notification.event_id }) : requestLog.log,
-    );
+    let eventLog: Logger | undefined;
+    const results = await options.dispatcher().dispatch(notification, () => {
+      eventLog ??= notification.event_id ? requestLog.log.child({ event_id: notification.event_id }) : requestLog.log;
+      return eventLog;
+    });
     const [status, reply, headers] = replyFor(results);
     if (status !== 200) {
       requestLog.log.warn(
