@@ -21,7 +21,15 @@ export async function serve(file: string): Promise<number> {
   if (cluster.isPrimary) for (const warning of warnings) log.warn({ config: file }, warning);
   if (cluster.isPrimary && config.workers > 1) return runPrimary(config, log);
 
-  const gateway = await Gateway.create(config, { log: cluster.isWorker ? log.child({ worker: cluster.worker?.id }) : log });
+  let gateway: Gateway;
+  try {
+    gateway = await Gateway.create(config, { log: cluster.isWorker ? log.child({ worker: cluster.worker?.id }) : log });
+  } catch (err) {
+    // What only building the pushkins finds (e.g. HTTPS_PROXY from the environment).
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`herald: ${file}: ${err.message}\n`);
+    return 78;
+  }
   // Signal handlers go in before the listeners open: a supervisor may signal as soon as
   // it sees the process serve, and an unhandled SIGTERM would kill it mid-request.
   const stopped = new Promise<number>((resolve) => {

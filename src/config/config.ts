@@ -5,6 +5,7 @@ import { DEFAULT_INFLIGHT_REQUEST_LIMIT } from '../pushkins/limit';
 import type { PushkinType } from '../pushkins/pushkin';
 import type { PushkinTypes } from '../pushkins/registry';
 import { LOG_LEVELS, type LogLevel } from '../util/log';
+import { proxyUrlProblem } from '../util/proxy';
 import { ConfigError, ConfigProblems, ConfigSection, isPlainObject, pathKey } from './section';
 
 /** One entry of `apps`: a configured pushkin, validated but not yet built. */
@@ -112,7 +113,8 @@ export function validateConfig(raw: unknown, baseDir: string, pushkinTypes: Push
 
   const workers = root.integer('workers', { default: 1, min: 1, max: 64 });
   const proxy = root.string('proxy');
-  if (proxy !== undefined) checkProxyUrl(proxy, root.keyPath('proxy'), problems);
+  const proxyProblem = proxy !== undefined ? proxyUrlProblem(proxy) : undefined;
+  if (proxyProblem !== undefined) root.error('proxy', proxyProblem);
 
   const storeSection = root.section('store');
   storeSection.oneOf('type', ['memory'] as const, { default: 'memory' });
@@ -160,16 +162,6 @@ function readApps(appsSection: ConfigSection, pushkinTypes: PushkinTypes, proble
     apps.push({ name, type: pushkinType.type, pushkinType, settings, inflightRequestLimit });
   }
   return apps;
-}
-
-function checkProxyUrl(value: string, path: string, problems: ConfigProblems): void {
-  try {
-    const url = new URL(value);
-    if (url.protocol !== 'http:') problems.error(path, `must be an http:// proxy URL, got ${url.protocol}//`);
-    if (!url.hostname) problems.error(path, 'must name a host');
-  } catch {
-    problems.error(path, 'is not a URL (expected http://[user:pass@]host:port)');
-  }
 }
 
 /** Reads and validates a YAML config file; relative paths inside it resolve against its directory. */

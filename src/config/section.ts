@@ -101,8 +101,13 @@ export class ConfigSection {
   string(key: string, opts: Opts<string> = {}): string | undefined {
     const value = this.take(key, opts.required, 'a string');
     if (value === undefined) return opts.default;
-    // YAML turns unquoted numbers into numbers (team ids, key ids); accept them as text.
-    if (typeof value === 'number') return String(value);
+    // YAML turns unquoted numbers into numbers (team ids, key ids); accept whole numbers
+    // as text, but not what YAML may have changed (1e5, 0.5, numbers past 2^53).
+    if (typeof value === 'number') {
+      if (Number.isSafeInteger(value)) return String(value);
+      this.problems.error(this.keyPath(key), `must be a string, got the number ${String(value)}: quote the value in the YAML file`);
+      return opts.default;
+    }
     if (typeof value !== 'string') {
       this.problems.error(this.keyPath(key), `must be a string, got ${describe(value)}`);
       return opts.default;

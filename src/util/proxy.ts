@@ -1,5 +1,6 @@
 import { createServer, request, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { ConfigError } from '../config/section';
 
 /**
  * The outbound proxy: the config's `proxy`, else HTTPS_PROXY / https_proxy; hosts
@@ -14,6 +15,11 @@ export class ProxySettings {
   static resolve(configProxy: string | undefined, env: NodeJS.ProcessEnv = process.env): ProxySettings | undefined {
     const value = configProxy ?? env.HTTPS_PROXY ?? env.https_proxy;
     if (!value) return undefined;
+    const problem = proxyUrlProblem(value);
+    if (problem !== undefined) {
+      const source = configProxy !== undefined ? 'proxy' : env.HTTPS_PROXY !== undefined ? 'HTTPS_PROXY' : 'https_proxy';
+      throw new ConfigError([`${source}: ${problem}`]);
+    }
     const noProxy = (env.NO_PROXY ?? env.no_proxy ?? '')
       .split(',')
       .map((entry) => entry.trim().toLowerCase())
@@ -37,11 +43,33 @@ export class ProxySettings {
   }
 }
 
+/** Why `value` is not a usable proxy URL, or undefined when it is. */
+export function proxyUrlProblem(value: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return 'is not a URL (expected http://[user:pass@]host:port)';
+  }
+  if (url.protocol !== 'http:') return `must be an http:// proxy URL (expected http://[user:pass@]host:port), got ${JSON.stringify(value.split('@').pop())}`;
+  if (!url.hostname) return 'must name a host';
+  return undefined;
+}
+
 /** The `Proxy-Authorization` value for a proxy URL's user and password, if it has them. */
 export function proxyAuthorization(proxy: URL): string | undefined {
   if (!proxy.username) return undefined;
-  const credentials = `${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`;
+  const credentials = `${decoded(proxy.username)}:${decoded(proxy.password)}`;
   return `Basic ${Buffer.from(credentials).toString('base64')}`;
+}
+
+/** Percent-decoded, or as written when it is not valid percent-encoding. */
+function decoded(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
 }
 
 export interface ConnectRelay {
@@ -50,12 +78,16 @@ export interface ConnectRelay {
   close(): Promise<void>;
 }
 
+/** How long the upstream proxy may take to open a tunnel. */
+const TUNNEL_TIMEOUT_MS = 10_000;
+
 /**
- * A CONNECT proxy on 127.0.0.1 that forwards every tunnel to `upstream`, adding its
- * credentials. node-apn can use a proxy but cannot authenticate to one; pointing it
- * here instead lets it go through an authenticating proxy.
+ * A CONNECT proxy on 127.0.0.1 that forwards tunnels to `target` (host:port, the only
+ * destination it accepts: it holds Herald's proxy credentials) through `upstream`,
+ * adding its credentials. node-apn can use a proxy but cannot authenticate to one;
+ * pointing it here instead lets it go through an authenticating proxy.
  */
-export async function startConnectRelay(upstream: URL): Promise<ConnectRelay> {
+export async function startConnectRelay(upstream: URL, target: string): Promise<ConnectRelay> {
   const authorization = proxyAuthorization(upstream);
   const server: Server = createServer((_req, res) => res.writeHead(405).end());
   const tunnels = new Set<Socket>();
@@ -63,13 +95,21 @@ export async function startConnectRelay(upstream: URL): Promise<ConnectRelay> {
     tunnels.add(client);
     client.on('close', () => tunnels.delete(client));
     client.on('error', () => client.destroy());
+    if (req.url !== target) {
+      client.end('HTTP/1.1 403 Forbidden\r\n\r\n');
+      return;
+    }
     const outgoing = request({
       host: upstream.hostname,
       port: Number(upstream.port || 80),
       method: 'CONNECT',
       path: req.url,
       headers: { host: req.url ?? '', ...(authorization ? { 'proxy-authorization': authorization } : {}) },
+      timeout: TUNNEL_TIMEOUT_MS,
     });
+    outgoing.on('timeout', () => outgoing.destroy(new Error('the proxy did not open the tunnel in time')));
+    // The client gave up (its own timeout): stop waiting for the tunnel.
+    client.on('close', () => outgoing.destroy());
     outgoing.on('connect', (res, upstreamSocket, upstreamHead) => {
       tunnels.add(upstreamSocket);
       upstreamSocket.on('close', () => {

@@ -26,6 +26,23 @@ export type ApnsPushType = (typeof PUSH_TYPES)[number];
 
 const PLATFORMS = ['production', 'prod', 'sandbox'] as const;
 
+/** Key ids and team ids: 10 capital letters and digits. */
+const APPLE_ID = /^[A-Z0-9]{10}$/;
+
+/**
+ * The topic suffix Apple requires for push types that are not sent to the bundle id
+ * itself. A wrong topic makes APNs answer DeviceTokenNotForTopic for every device, which
+ * would reject (and delete) every user's pusher: refuse it at start-up instead.
+ */
+const TOPIC_SUFFIXES: Partial<Record<ApnsPushType, string>> = {
+  voip: '.voip',
+  complication: '.complication',
+  fileprovider: '.pushkit.fileprovider',
+  location: '.location-query',
+  liveactivity: '.push-type.liveactivity',
+  pushtotalk: '.voip-ptt',
+};
+
 /** node-apn's own default: how long a request may see no activity before it is abandoned. */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 5_000;
 
@@ -76,6 +93,10 @@ export function readApnsConfig(section: ConfigSection, now: number = Date.now())
   const platform: ApnsEnvironment = platformName === 'sandbox' ? 'sandbox' : 'production';
   const topic = section.string('topic');
   const pushType = section.oneOf('push_type', PUSH_TYPES);
+  const suffix = pushType !== undefined ? TOPIC_SUFFIXES[pushType] : undefined;
+  if (suffix !== undefined && topic !== undefined && !topic.endsWith(suffix)) {
+    section.error('topic', `push_type ${pushType} is sent to the topic <bundle id>${suffix} (e.g. ${JSON.stringify(topic + suffix)}), got ${JSON.stringify(topic)}`);
+  }
   const endpoint = readEndpoint(section);
   const caText = section.fileText('ca_file');
   if (caText !== undefined && !isCertificate(caText.text)) section.error('ca_file', 'holds no PEM certificate');
@@ -123,6 +144,12 @@ function readAuth(
     const file = section.fileText('keyfile');
     if (keyId === undefined) section.error('key_id', 'required when keyfile is set');
     if (teamId === undefined) section.error('team_id', 'required when keyfile is set');
+    for (const [key, value] of [['key_id', keyId], ['team_id', teamId]] as const) {
+      // A wrong id starts fine and then fails every push with InvalidProviderToken.
+      if (value !== undefined && !APPLE_ID.test(value)) {
+        section.error(key, `must be the 10-character id Apple shows (capital letters and digits), got ${JSON.stringify(value)}; quote it in YAML if it is all digits`);
+      }
+    }
     if (topic === undefined) section.error('topic', "required when keyfile is set (the app's bundle id)");
     if (passphrase !== undefined) section.warn('passphrase', 'only used with certfile; ignored');
     if (file === undefined) return null;

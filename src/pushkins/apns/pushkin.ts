@@ -178,6 +178,7 @@ async function proxyRoute(config: ApnsConfig, env: PushkinEnv): Promise<{ addres
   }
   const url = new URL(proxy);
   if (url.username === '') return { address: url };
-  const relay = await startConnectRelay(url);
+  const { hostname, port } = new URL(target);
+  const relay = await startConnectRelay(url, `${hostname}:${port || 443}`);
   return { address: new URL(`http://${relay.host}:${relay.port}`), relay };
 }

@@ -40,6 +40,11 @@ const LEGACY_GONE =
   'Move to HTTP v1: remove `api_key`, set `api_version: v1`, `project_id` (Firebase console → Project settings → General) ' +
   'and `service_account_file` (Project settings → Service accounts → Generate new private key). See docs/fcm.md.';
 
+/** Top-level fields of a v1 Message that fcm_options may set (besides data and the recipient). */
+const MESSAGE_KEYS = new Set(['android', 'apns', 'webpush', 'notification', 'fcm_options']);
+/** Options of the shut-down legacy API that Sygnal configs may still carry. */
+const LEGACY_OPTION_KEYS = new Set(['priority', 'time_to_live', 'collapse_key', 'content_available', 'mutable_content', 'delay_while_idle', 'dry_run', 'restricted_package_name']);
+
 /** Keys of a v1 Message that choose the recipient: Herald sets `token`; the others would send elsewhere. */
 const TARGET_KEYS = ['token', 'topic', 'condition'] as const;
 
@@ -53,6 +58,10 @@ export function readFcmConfig(section: ConfigSection): FcmConfig {
   else if (apiVersion !== 'v1') section.error('api_version', `must be "v1", got ${JSON.stringify(apiVersion)}`);
 
   const projectId = section.string('project_id', { required: true }) ?? '';
+  // Google's rule for project ids; a number here is usually a project *number* (the sender id).
+  if (projectId && !/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/.test(projectId)) {
+    section.error('project_id', `must be the Firebase project id (6–30 lowercase letters, digits and hyphens, starting with a letter), got ${JSON.stringify(projectId)}; the project number is not the id`);
+  }
   const file = section.fileText('service_account_file', { required: true });
   const serviceAccount = file ? parseServiceAccount(file.text, section) : undefined;
   if (serviceAccount?.projectId && projectId && serviceAccount.projectId !== projectId) {
@@ -150,6 +159,15 @@ function readFcmOptions(section: ConfigSection): JsonObject {
   }
   if (raw.data !== undefined) {
     section.problems.warn(`${section.keyPath('fcm_options')}.data`, "ignored: message.data is built from each notification; put fixed keys in the pusher's default_payload");
+  }
+  // Anything else at the top of a v1 Message is refused by FCM for every send: catch it now.
+  for (const key of Object.keys(raw)) {
+    if (MESSAGE_KEYS.has(key) || (TARGET_KEYS as readonly string[]).includes(key) || key === 'data') continue;
+    const legacy = LEGACY_OPTION_KEYS.has(key) ? ` (a legacy API option: in v1 it lives under fcm_options.android, e.g. android.priority, android.ttl, android.collapse_key)` : '';
+    section.problems.error(
+      `${section.keyPath('fcm_options')}.${key}`,
+      `not a field of an FCM v1 message${legacy}; allowed: ${[...MESSAGE_KEYS].join(', ')}`,
+    );
   }
   // A private copy, frozen all the way down: messages are built from it concurrently.
   return deepFreeze(structuredClone(raw));

@@ -86,7 +86,7 @@ apps:
       'http.port: must be an integer, got string "eighty"',
       'http.bind_addresses: must be a list of strings, got number 7',
       'log.level: must be one of "fatal", "error", "warn", "info", "debug", "trace", "silent", got "loud"',
-      'proxy: must be an http:// proxy URL, got socks5://',
+      'proxy: must be an http:// proxy URL (expected http://[user:pass@]host:port), got "socks5://proxy:1080"',
       'apps."com.example.typo".type: unknown pushkin type "apnz"; known types: ' + [...BUILTIN_PUSHKIN_TYPES.keys()].join(', '),
       'apps."com.example.missing".type: required (a string)',
       'apps."com.example.limit".inflight_request_limit: must be at least 1, got 0',

@@ -27,3 +27,14 @@ describe('util/proxy', () => {
     assert.equal(proxyAuthorization(new URL('http://proxy:3128')), undefined);
   });
 });
+
+describe('util/proxy: bad proxy URLs', () => {
+  it('refuses an HTTPS_PROXY that is not an http:// URL, naming the variable', () => {
+    assert.throws(() => ProxySettings.resolve(undefined, { HTTPS_PROXY: 'proxy.corp:3128' }), /HTTPS_PROXY: must be an http:\/\/ proxy URL/);
+    assert.throws(() => ProxySettings.resolve(undefined, { https_proxy: 'not a url' }), /https_proxy: is not a URL/);
+  });
+
+  it('keeps credentials that are not valid percent-encoding as written', () => {
+    assert.equal(proxyAuthorization(new URL('http://user:100%@proxy:3128')), `Basic ${Buffer.from('user:100%').toString('base64')}`);
+  });
+});

@@ -57,6 +57,7 @@ describe('pushkins/apns/config', function () {
           keyfile: 'AuthKey_ABC123DEFG.p8',
           platform: 'sandbox',
           push_type: 'voip',
+          topic: 'com.example.app.voip',
           convert_device_token_to_hex: false,
           send_badge_counts: false,
           inflight_request_limit: 10,
@@ -184,6 +185,24 @@ describe('pushkins/apns/config', function () {
       assert.match(String(checkCertificate(cert, 'production', notAfter - 29 * 86_400_000).warnings[0]), /expires on/);
       assert.match(String(checkCertificate(cert, 'production', notAfter + 1).errors[0]), /expired on/);
       assert.match(String(checkCertificate(cert, 'production', Date.parse(cert.validFrom) - 1000).warnings.at(-1)), /not valid before/);
+    });
+  });
+
+  describe('ids and topics that would fail every push', () => {
+    it('refuses key and team ids that are not 10 capital letters and digits', () => {
+      const found = problems(token({ key_id: 123456789, team_id: 'team123456' }));
+      assert.ok(found.some((p) => /key_id: must be the 10-character id Apple shows .* got "123456789"; quote it/.test(p)), found.join('\n'));
+      assert.ok(found.some((p) => /team_id: must be the 10-character id/.test(p)), found.join('\n'));
+    });
+
+    it('refuses a number YAML may have changed', () => {
+      assert.ok(problems(token({ team_id: 1e21 })).some((p) => /team_id: must be a string, got the number 1e\+21: quote the value/.test(p)));
+    });
+
+    it('refuses a push type whose topic lacks the suffix Apple requires', () => {
+      const found = problems(token({ push_type: 'voip', topic: 'com.example.app' }));
+      assert.ok(found.some((p) => p.endsWith('topic: push_type voip is sent to the topic <bundle id>.voip (e.g. "com.example.app.voip"), got "com.example.app"')), found.join('\n'));
+      assert.deepEqual(settings(token({ push_type: 'liveactivity', topic: 'com.example.app.push-type.liveactivity' })).warnings, []);
     });
   });
 });

@@ -16,10 +16,10 @@ describe('pushkins/fcm/config', () => {
   const account = (overrides: Record<string, unknown> = {}) =>
     JSON.stringify({
       type: 'service_account',
-      project_id: 'proj',
+      project_id: 'proj-123',
       private_key_id: 'k1',
       private_key: testKeys().privateKeyPem,
-      client_email: 'sa@proj.iam.gserviceaccount.com',
+      client_email: 'sa@proj-123.iam.gserviceaccount.com',
       token_uri: 'https://oauth2.example.test/token',
       ...overrides,
     });
@@ -40,14 +40,14 @@ describe('pushkins/fcm/config', () => {
 
   it('reads a Sygnal gcm app with defaults; `fcm` is an alias reported as gcm', () => {
     for (const type of ['gcm', 'fcm']) {
-      const { config, warnings } = load(`type: ${type}\nproject_id: proj\nservice_account_file: sa.json\ninflight_request_limit: 64`);
+      const { config, warnings } = load(`type: ${type}\nproject_id: proj-123\nservice_account_file: sa.json\ninflight_request_limit: 64`);
       assert.deepEqual(warnings, []);
       const app = config.apps[0];
       assert.equal(app?.type, 'gcm');
       assert.equal(app?.inflightRequestLimit, 64);
       const fcm = app?.settings as FcmConfig;
-      assert.equal(fcm.projectId, 'proj');
-      assert.equal(fcm.serviceAccount.clientEmail, 'sa@proj.iam.gserviceaccount.com');
+      assert.equal(fcm.projectId, 'proj-123');
+      assert.equal(fcm.serviceAccount.clientEmail, 'sa@proj-123.iam.gserviceaccount.com');
       assert.equal(fcm.serviceAccount.tokenUri, 'https://oauth2.example.test/token');
       assert.equal(fcm.endpoint, 'https://fcm.googleapis.com');
       assert.equal(fcm.maxConnections, 20);
@@ -55,24 +55,24 @@ describe('pushkins/fcm/config', () => {
       assert.equal(fcm.requestTimeoutMs, 10_000);
       assert.deepEqual(fcm.fcmOptions, {});
       const summary = fcmPushkinType.summary(fcm);
-      assert.equal(summary.project_id, 'proj');
+      assert.equal(summary.project_id, 'proj-123');
       assert.ok(!JSON.stringify(summary).includes('PRIVATE'));
     }
   });
 
   it('refuses the legacy API with an explanation of the move to v1', () => {
-    const legacy = problems('type: gcm\napi_version: legacy\napi_key: AIzaXXXX\nproject_id: proj\nservice_account_file: sa.json');
+    const legacy = problems('type: gcm\napi_version: legacy\napi_key: AIzaXXXX\nproject_id: proj-123\nservice_account_file: sa.json');
     assert.equal(legacy.length, 2);
     assert.match(legacy[0] ?? '', /^apps\."com\.example\.android"\.api_key: .*shut .* down in 2024.*service_account_file/);
     assert.match(legacy[1] ?? '', /^apps\."com\.example\.android"\.api_version: .*legacy/);
-    assert.match(problems('type: gcm\napi_version: v2\nproject_id: p\nservice_account_file: sa.json')[0] ?? '', /api_version: must be "v1"/);
+    assert.match(problems('type: gcm\napi_version: v2\nproject_id: proj-123\nservice_account_file: sa.json')[0] ?? '', /api_version: must be "v1"/);
   });
 
   it('requires project_id and a readable service account file', () => {
     const found = problems('type: gcm');
     assert.ok(found.some((p) => p.startsWith('apps."com.example.android".project_id: required')));
     assert.ok(found.some((p) => p.startsWith('apps."com.example.android".service_account_file: required')));
-    assert.match(problems('type: gcm\nproject_id: p\nservice_account_file: missing.json')[0] ?? '', /cannot read file/);
+    assert.match(problems('type: gcm\nproject_id: proj-123\nservice_account_file: missing.json')[0] ?? '', /cannot read file/);
   });
 
   const badAccounts: Array<[string, string, RegExp]> = [
@@ -86,7 +86,7 @@ describe('pushkins/fcm/config', () => {
   for (const [name, text, expected] of badAccounts) {
     it(`validates the service account at start-up: ${name}`, () => {
       writeFileSync(join(dir, 'bad.json'), text);
-      const found = problems('type: gcm\nproject_id: proj\nservice_account_file: bad.json');
+      const found = problems('type: gcm\nproject_id: proj-123\nservice_account_file: bad.json');
       assert.equal(found.length, 1, found.join('\n'));
       assert.match(found[0] ?? '', /^apps\."com\.example\.android"\.service_account_file: /);
       assert.match(found[0] ?? '', expected);
@@ -95,13 +95,13 @@ describe('pushkins/fcm/config', () => {
   }
 
   it('warns when project_id is not the service account project', () => {
-    const { warnings } = load('type: gcm\nproject_id: other\nservice_account_file: sa.json');
+    const { warnings } = load('type: gcm\nproject_id: other-project\nservice_account_file: sa.json');
     assert.match(warnings[0] ?? '', /project_id: differs/);
   });
 
   it('reads Herald additions and validates fcm_options', () => {
     const { config } = load(
-      'type: gcm\nproject_id: proj\nservice_account_file: sa.json\nendpoint: http://127.0.0.1:9/base/\nrequest_timeout_ms: 500\nmax_connections: 3\nsend_badge_counts: false\nfcm_options: {android: {ttl: 60s}}',
+      'type: gcm\nproject_id: proj-123\nservice_account_file: sa.json\nendpoint: http://127.0.0.1:9/base/\nrequest_timeout_ms: 500\nmax_connections: 3\nsend_badge_counts: false\nfcm_options: {android: {ttl: 60s}}',
     );
     const fcm = config.apps[0]?.settings as FcmConfig;
     assert.equal(fcm.endpoint, 'http://127.0.0.1:9/base');
@@ -110,10 +110,19 @@ describe('pushkins/fcm/config', () => {
     assert.equal(fcm.sendBadgeCounts, false);
     assert.ok(Object.isFrozen(fcm.fcmOptions) && Object.isFrozen(fcm.fcmOptions.android));
 
-    assert.match(problems('type: gcm\nproject_id: p\nservice_account_file: sa.json\nfcm_options: [1]')[0] ?? '', /fcm_options: must be a mapping/);
-    assert.match(problems('type: gcm\nproject_id: p\nservice_account_file: sa.json\nfcm_options: {topic: news}')[0] ?? '', /fcm_options\.topic: not allowed/);
-    assert.match(problems('type: gcm\nproject_id: p\nservice_account_file: sa.json\nendpoint: fcm.googleapis.com')[0] ?? '', /endpoint: must be an http\(s\) base URL/);
-    const { warnings } = load('type: gcm\nproject_id: proj\nservice_account_file: sa.json\nfcm_options: {data: {a: b}}');
+    assert.match(problems('type: gcm\nproject_id: proj-123\nservice_account_file: sa.json\nfcm_options: [1]')[0] ?? '', /fcm_options: must be a mapping/);
+    assert.match(problems('type: gcm\nproject_id: proj-123\nservice_account_file: sa.json\nfcm_options: {topic: news}')[0] ?? '', /fcm_options\.topic: not allowed/);
+    assert.match(problems('type: gcm\nproject_id: proj-123\nservice_account_file: sa.json\nendpoint: fcm.googleapis.com')[0] ?? '', /endpoint: must be an http\(s\) base URL/);
+    const { warnings } = load('type: gcm\nproject_id: proj-123\nservice_account_file: sa.json\nfcm_options: {data: {a: b}}');
     assert.match(warnings[0] ?? '', /fcm_options\.data: ignored/);
+  });
+
+  it('refuses a project number or malformed project_id, and fcm_options keys FCM v1 does not have', () => {
+    assert.match(problems('type: gcm\nproject_id: 1234567890\nservice_account_file: sa.json')[0] ?? '', /project_id: must be the Firebase project id .* got "1234567890"; the project number is not the id/);
+    const legacy = problems('type: gcm\nproject_id: proj-123\nservice_account_file: sa.json\nfcm_options: {priority: high, time_to_live: 60, android: {priority: high}}');
+    assert.equal(legacy.length, 2);
+    assert.match(legacy[0] ?? '', /fcm_options\.priority: not a field of an FCM v1 message \(a legacy API option: in v1 it lives under fcm_options\.android/);
+    assert.match(legacy[1] ?? '', /fcm_options\.time_to_live: not a field/);
+    assert.match(problems('type: gcm\nproject_id: proj-123\nservice_account_file: sa.json\nfcm_options: {andriod: {}}')[0] ?? '', /fcm_options\.andriod: not a field of an FCM v1 message; allowed: android, apns/);
   });
 });
