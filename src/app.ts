@@ -15,6 +15,9 @@ import { systemClock, type Clock } from './util/clock';
 import { createLogger, type Logger } from './util/log';
 import { ProxySettings } from './util/proxy';
 
+/** Time left, before the grace period ends, to answer requests still in flight. */
+const SHUTDOWN_ANSWER_MARGIN_MS = 1_000;
+
 export interface GatewayOptions {
   readonly log?: Logger;
   readonly metrics?: Metrics;
@@ -114,7 +117,14 @@ export class Gateway {
    * then closes what is left, the pushkins and the store.
    */
   async close(graceMs: number = this.config.http.shutdownGraceMs): Promise<void> {
+    // Requests still waiting on a platform near the end of the grace period are answered
+    // 502 (the homeserver retries) rather than having their connections cut.
+    const answerEarly = setTimeout(
+      () => this.current.dispatcher.answerAllNow('Herald is shutting down'),
+      Math.max(0, graceMs - SHUTDOWN_ANSWER_MARGIN_MS),
+    );
     await Promise.all(this.servers.map((server) => closeServer(server, graceMs)));
+    clearTimeout(answerEarly);
     this.servers.length = 0;
     await closePushkins(this.current.pushkins, this.log);
     await this.store.close();

@@ -29,6 +29,8 @@ export function isFinal(outcome: DispatchOutcome): boolean {
 export class Dispatcher {
   /** Sends in progress by delivery key, so a retry arriving mid-send waits for it. */
   private readonly inProgress = new Map<string, Promise<DispatchOutcome>>();
+  /** Requests not answered yet: each entry answers its devices still waiting, with a reason. */
+  private readonly unanswered = new Set<(reason: string) => void>();
 
   constructor(
     private readonly router: AppRouter<Pushkin>,
@@ -54,11 +56,16 @@ export class Dispatcher {
       const results: Array<DeviceResult | undefined> = new Array(devices.length);
       let waiting = devices.length;
       let settled = false;
-      const timer = setTimeout(() => {
+      const answerNow = (reason: string) => {
+        if (settled) return;
         settled = true;
+        clearTimeout(timer);
+        this.unanswered.delete(answerNow);
         scope.abort();
-        resolve(devices.map((device, i) => results[i] ?? this.deadlinePassed(new DeviceContext(scope, device))));
-      }, this.deadlineMs);
+        resolve(devices.map((device, i) => results[i] ?? this.unfinished(new DeviceContext(scope, device), reason)));
+      };
+      const timer = setTimeout(() => answerNow(`no outcome within the ${this.deadlineMs} ms notify deadline`), this.deadlineMs);
+      this.unanswered.add(answerNow);
       devices.forEach((device, i) => {
         const ctx = new DeviceContext(scope, device);
         this.dispatchDevice(notification, ctx)
@@ -70,7 +77,9 @@ export class Dispatcher {
             if (settled) return;
             results[i] = result;
             if (--waiting === 0) {
+              settled = true;
               clearTimeout(timer);
+              this.unanswered.delete(answerNow);
               resolve(results as DeviceResult[]);
             }
           });
@@ -105,26 +114,30 @@ export class Dispatcher {
     }
 
     const key = deliveryKey(eventId, app, device.pushkey);
-    if (!this.inProgress.has(key) && (await this.store.wasDelivered(key))) {
-      appMetrics.deduplicated.inc();
-      if (this.log.isLevelEnabled('debug')) ctx.log.debug('event already delivered to this device; not notifying it twice');
-      return { device, app, outcome: { kind: 'delivered' } };
-    }
-    // Looked up after the store's await: a send may have started meanwhile.
     const running = this.inProgress.get(key);
     if (running) {
       appMetrics.deduplicated.inc();
-      if (this.log.isLevelEnabled('debug')) ctx.log.debug('event being sent to this device by another request; waiting for that send');
+      if (this.log.isLevelEnabled('debug')) ctx.log.debug('event being handled for this device by another request; waiting for it');
       return { device, app, outcome: await running };
     }
-    const sending = this.send(pushkin, notification, ctx);
-    this.inProgress.set(key, sending);
+    // Claimed before the first await, so a retry arriving during the store's look-up
+    // (a network round trip with a shared store) waits instead of sending again.
+    let settle: (outcome: DispatchOutcome) => void = () => {};
+    this.inProgress.set(key, new Promise((resolve) => (settle = resolve)));
+    let outcome: DispatchOutcome = { kind: 'failed', reason: 'internal error' };
     try {
-      const outcome = await sending;
+      if (await this.store.wasDelivered(key)) {
+        appMetrics.deduplicated.inc();
+        if (this.log.isLevelEnabled('debug')) ctx.log.debug('event already delivered to this device; not notifying it twice');
+        outcome = { kind: 'delivered' };
+        return { device, app, outcome };
+      }
+      outcome = await this.send(pushkin, notification, ctx);
       if (outcome.kind === 'delivered') await this.store.rememberDelivered(key);
-      return this.record(appMetrics, app, device, outcome);
+      return await this.record(appMetrics, app, device, outcome);
     } finally {
       this.inProgress.delete(key);
+      settle(outcome);
     }
   }
 
@@ -143,16 +156,24 @@ export class Dispatcher {
     return { device, app, outcome };
   }
 
-  /** The result of a device that had no outcome by the deadline. */
-  private deadlinePassed(ctx: DeviceContext): DeviceResult {
-    const outcome: DispatchOutcome = { kind: 'retry', reason: `no outcome within the ${this.deadlineMs} ms notify deadline` };
+  /**
+   * Answers every request still waiting, now, with `retry` for its unfinished devices:
+   * on shutdown, so homeservers get a 502 to retry rather than a cut connection.
+   */
+  answerAllNow(reason: string): void {
+    for (const answerNow of [...this.unanswered]) answerNow(reason);
+  }
+
+  /** The result of a device without an outcome when its request had to be answered. */
+  private unfinished(ctx: DeviceContext, reason: string): DeviceResult {
+    const outcome: DispatchOutcome = { kind: 'retry', reason };
     const route = this.router.route(ctx.device.app_id);
     if (route.kind === 'found') {
       const appMetrics = this.metrics.forApp(route.target.name, route.target.type);
       appMetrics.deadlineExceeded.inc();
       appMetrics.outcome(outcome.kind).inc();
     }
-    ctx.log.warn({ deadline_ms: this.deadlineMs }, 'no outcome within the notify deadline; the homeserver will retry');
+    ctx.log.warn({ deadline_ms: this.deadlineMs }, `${reason}; the homeserver will retry`);
     return { device: ctx.device, ...(route.kind === 'found' ? { app: route.target.name } : {}), outcome };
   }
 }

@@ -94,6 +94,12 @@ export function createNotifyEndpoint(options: NotifyEndpointOptions): (req: Inco
     metrics.requestsInFlight.inc();
     const requestLog = new RequestLog(log, nextId());
     handle(req, res, startedNs, requestLog).catch((err: unknown) => {
+      if (err instanceof ClientGone) {
+        metrics.requestsInFlight.dec();
+        if (log.isLevelEnabled('debug')) requestLog.log.debug(err.message);
+        res.destroy();
+        return;
+      }
       const error = err instanceof MatrixError ? err : new MatrixError(500, 'M_UNKNOWN', 'internal server error');
       if (error.status >= 500) requestLog.log.error({ err }, 'notify request failed');
       if (error.status === 413) res.setHeader('connection', 'close');
@@ -145,6 +151,14 @@ function readBody(req: IncomingMessage, limit: number): Promise<string> {
       chunks.push(chunk);
     });
     req.on('end', () => resolve(chunks.length === 1 ? chunks[0].toString('utf8') : Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
+    req.on('error', () => reject(new ClientGone()));
   });
+}
+
+/** The homeserver went away before sending the whole body: nobody to answer, nothing to count as ours. */
+class ClientGone extends Error {
+  constructor() {
+    super('the client closed the connection before sending the whole body');
+    this.name = 'ClientGone';
+  }
 }

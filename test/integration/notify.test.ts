@@ -143,6 +143,23 @@ describe('POST /_matrix/push/v1/notify', () => {
       assert.equal(answer.body.errcode, 'M_TOO_LARGE');
     });
 
+    it('does not count a homeserver that hangs up mid-body as an error of ours', async () => {
+      const { connect } = await import('node:net');
+      const port = Number(new URL(gw.url).port);
+      await new Promise<void>((resolve) => {
+        const socket = connect(port, '127.0.0.1', () => {
+          socket.write(`POST ${NOTIFY} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"notification":`);
+          setTimeout(() => socket.destroy(), 100);
+        });
+        socket.on('close', () => resolve());
+      });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const metrics = await gw.metrics.registry.getSingleMetricAsString('sygnal_pushgateway_status_codes_total');
+      assert.doesNotMatch(metrics, /code="500"/);
+      assert.equal((await gw.metrics.registry.getSingleMetric('sygnal_requests_in_flight')?.get())?.values[0]?.value, 0);
+      assert.ok(!gw.logs.lines.some((line) => line.level === 50), 'nothing logged as an error');
+    });
+
     it('answers 404 M_UNRECOGNIZED for an unknown path', async () => {
       const response = await fetch(`${gw.url}/_matrix/push/v1/nothing`, { method: 'POST', body: '{}' });
       assert.equal(response.status, 404);

@@ -21,7 +21,7 @@ describe('graceful shutdown', () => {
     await assert.rejects(fetch(`${gw.url}/health`));
   });
 
-  it('cuts requests still running when the grace period ends', async () => {
+  it('answers requests still waiting on a platform with 502 before the grace period ends', async () => {
     const platform = new ScriptedPlatform();
     const gw = await startGateway('apps: {com.example.app: {type: scripted}}', { pushkinTypes: platform.types() });
     const inFlight = fetch(`${gw.url}/_matrix/push/v1/notify`, {
@@ -29,7 +29,11 @@ describe('graceful shutdown', () => {
       body: JSON.stringify(notifyBody({}, { pushkey: 'slow-10000-stuck' })),
     });
     while (platform.inFlight === 0) await new Promise((resolve) => setTimeout(resolve, 10));
-    await gw.gateway.close(200);
-    await assert.rejects(inFlight);
+    const closed = gw.gateway.close(500);
+    const response = await inFlight;
+    assert.equal(response.status, 502);
+    const body = (await response.json()) as { devices: Array<{ outcome: string; reason: string }> };
+    assert.deepEqual(body.devices.map((d) => [d.outcome, d.reason]), [['retry', 'Herald is shutting down']]);
+    await closed;
   });
 });
