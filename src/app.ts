@@ -138,11 +138,33 @@ export class Gateway {
   async reload(config: HeraldConfig): Promise<void> {
     const next = await buildGeneration(config, this.store, this.clock, this.log, this.metrics);
     const previous = this.current;
+    const previousDeadlineMs = this.config.http.notifyDeadlineMs;
+    const unchanged = restartOnlyChanges(this.config, config);
+    if (unchanged.length > 0) this.log.warn({ settings: unchanged }, 'these settings change only on restart; the running values stay');
     this.current = next;
-    this.config = { ...config, http: { ...config.http, port: this.config.http.port, bindAddresses: this.config.http.bindAddresses } };
-    // Give requests that took the old dispatcher the whole deadline to finish before closing it.
-    setTimeout(() => void closePushkins(previous.pushkins, this.log), config.http.notifyDeadlineMs + 1_000).unref();
+    this.config = {
+      ...this.config,
+      apps: config.apps,
+      proxy: config.proxy,
+      http: { ...this.config.http, notifyDeadlineMs: config.http.notifyDeadlineMs, shutdownGraceMs: config.http.shutdownGraceMs },
+    };
+    // Requests that took the old dispatcher have its whole deadline to finish before it closes.
+    setTimeout(() => void closePushkins(previous.pushkins, this.log), previousDeadlineMs + 1_000).unref();
   }
+}
+
+/** Settings a reload cannot apply (listeners, logging, the store), where the new file differs. */
+function restartOnlyChanges(running: HeraldConfig, next: HeraldConfig): string[] {
+  const pairs: Array<[string, unknown, unknown]> = [
+    ['http.port', running.http.port, next.http.port],
+    ['http.bind_addresses', running.http.bindAddresses, next.http.bindAddresses],
+    ['http.max_body_bytes', running.http.maxBodyBytes, next.http.maxBodyBytes],
+    ['log', running.log, next.log],
+    ['metrics', running.metrics, next.metrics],
+    ['store', running.store, next.store],
+    ['workers', running.workers, next.workers],
+  ];
+  return pairs.filter(([, a, b]) => JSON.stringify(a) !== JSON.stringify(b)).map(([name]) => name);
 }
 
 export async function listenOn(server: Server, port: number, host: string): Promise<AddressInfo> {

@@ -16,12 +16,14 @@ function isWorkerReady(message: unknown): message is WorkerReady {
   return typeof message === 'object' && message !== null && (message as { type?: unknown }).type === 'herald-ready';
 }
 
-/** A worker that dies this soon after starting is not restarted (it would crash-loop). */
+/** A worker that dies this soon after starting doubles the wait before the next replacement. */
 const MIN_WORKER_LIFETIME_MS = 5_000;
+const MIN_RESTART_DELAY_MS = 1_000;
+const MAX_RESTART_DELAY_MS = 30_000;
 
 /**
  * The cluster primary (`workers: N`): forks N workers that share the notify port,
- * restarts one that dies, forwards SIGHUP (each worker reloads the file itself) and
+ * replaces one that dies (with a growing delay while replacements keep dying), forwards SIGHUP (each worker reloads the file itself) and
  * SIGTERM/SIGINT (each finishes its requests), and serves the metrics of all workers
  * added up. Each worker has its own in-memory store.
  */
@@ -31,13 +33,17 @@ export function runPrimary(config: HeraldConfig, log: Logger): Promise<number> {
   let stopping = false;
   let exitCode = 0;
   let ready = 0;
+  let restartDelayMs = MIN_RESTART_DELAY_MS;
 
   const fork = (): void => {
     const worker = cluster.fork();
     started.set(worker, Date.now());
     worker.on('message', (message: unknown) => {
       if (!isWorkerReady(message) || ++ready !== config.workers) return;
-      void announce(message.listen);
+      announce(message.listen).catch((err: unknown) => {
+        log.fatal({ err }, 'cannot serve metrics; stopping');
+        process.kill(process.pid, 'SIGTERM');
+      });
     });
   };
 
@@ -70,15 +76,21 @@ export function runPrimary(config: HeraldConfig, log: Logger): Promise<number> {
         return;
       }
       log.error({ worker: worker.id, code, signal }, 'worker died');
-      if (lifetime < MIN_WORKER_LIFETIME_MS) {
-        log.fatal('worker died during start-up; stopping');
+      if (ready < config.workers) {
+        log.fatal('a worker died before the gateway was ready; stopping');
         stopping = true;
         exitCode = 1;
         for (const other of started.keys()) other.process.kill('SIGTERM');
         if (started.size === 0) resolve(exitCode);
         return;
       }
-      fork();
+      // The others keep serving. A replacement reads the config file again: while that
+      // fails (an invalid file saved without SIGHUP), retry with a growing delay.
+      restartDelayMs = lifetime < MIN_WORKER_LIFETIME_MS ? Math.min(restartDelayMs * 2, MAX_RESTART_DELAY_MS) : MIN_RESTART_DELAY_MS;
+      log.warn({ delay_ms: restartDelayMs }, 'starting a replacement worker');
+      setTimeout(() => {
+        if (!stopping) fork();
+      }, restartDelayMs).unref();
     });
     const stop = (signal: NodeJS.Signals): void => {
       if (stopping) return;

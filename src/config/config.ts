@@ -77,6 +77,7 @@ export function validateConfig(raw: unknown, baseDir: string, pushkinTypes: Push
     notifyDeadlineMs: httpSection.integer('notify_deadline_ms', { default: DEFAULT_NOTIFY_DEADLINE_MS, min: 100 }),
     shutdownGraceMs: httpSection.integer('shutdown_grace_ms', { default: 10_000, min: 0 }),
   };
+  if (http.bindAddresses.length === 0) httpSection.error('bind_addresses', 'must list at least one address (e.g. 127.0.0.1)');
   httpSection.finish();
 
   const logSection = root.section('log');

@@ -70,12 +70,21 @@ export function loadPkcs12Certificate(data: Buffer, passphrase: string | undefin
   if (certBag === undefined) return { ok: false, error: 'the .p12 file holds no certificate' };
   // forge leaves `cert` empty for signature algorithms it doesn't know, but keeps the ASN.1.
   const asn1 = certBag.cert ? forge.pki.certificateToAsn1(certBag.cert) : certBag.asn1;
-  const certificate = new X509Certificate(Buffer.from(forge.asn1.toDer(asn1).getBytes(), 'binary'));
+  let certificate: X509Certificate;
+  try {
+    certificate = new X509Certificate(Buffer.from(forge.asn1.toDer(asn1).getBytes(), 'binary'));
+  } catch (err) {
+    return { ok: false, error: `the certificate in the .p12 file cannot be read: ${(err as Error).message}` };
+  }
   const keyBags = p12.getBags({ bagType: forge.pki.oids.pkcs8ShroudedKeyBag })[forge.pki.oids.pkcs8ShroudedKeyBag] ?? [];
   const forgeKey = keyBags[0]?.key;
   if (keyBags.length === 0) return { ok: false, error: 'the .p12 file holds no private key: export the certificate together with its key' };
-  if (forgeKey && !certificate.checkPrivateKey(createPrivateKey(forge.pki.privateKeyToPem(forgeKey)))) {
-    return { ok: false, error: 'the private key in the .p12 file does not belong to its certificate' };
+  try {
+    if (forgeKey && !certificate.checkPrivateKey(createPrivateKey(forge.pki.privateKeyToPem(forgeKey)))) {
+      return { ok: false, error: 'the private key in the .p12 file does not belong to its certificate' };
+    }
+  } catch (err) {
+    return { ok: false, error: `the private key in the .p12 file cannot be read: ${(err as Error).message}` };
   }
   return { ok: true, value: { certificate, pfx: data } };
 }

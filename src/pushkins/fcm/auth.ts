@@ -58,9 +58,13 @@ export class AccessTokenSource {
   async get(signal: AbortSignal): Promise<string> {
     const cached = this.current;
     if (cached && this.clock.now() < cached.refreshAt) return cached.token;
+    if (signal.aborted) throw signal.reason;
     this.refreshing ??= this.refresh().finally(() => {
       this.refreshing = undefined;
     });
+    // Every waiter may give up (deadline) before the refresh fails: its failure must
+    // then not become an unhandled rejection, which would end the process.
+    this.refreshing.catch(() => {});
     try {
       return (await untilAborted(this.refreshing, signal)).token;
     } catch (err) {

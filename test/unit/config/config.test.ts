@@ -93,6 +93,10 @@ apps:
     ]);
   });
 
+  it('requires at least one listening address', () => {
+    assert.deepEqual(problemsOf('http: {bind_addresses: []}\napps: {a: {type: noop}}'), ['http.bind_addresses: must list at least one address (e.g. 127.0.0.1)']);
+  });
+
   it('requires at least one app', () => {
     assert.deepEqual(problemsOf('http: {port: 5000}'), ['apps: required (a mapping)']);
     assert.deepEqual(problemsOf('apps: {}'), ['apps: at least one app must be configured']);
