@@ -11,6 +11,26 @@ describe('APNs pushkin: errors, retries and connections (against a mock APNs)', 
   });
   afterEach(() => h.close());
 
+  it('keeps pushkeys when APNs calls every device BadDeviceToken (wrong platform): 4 rejected, then misconfiguration', async () => {
+    const mock = await h.mock();
+    const gw = await h.gateway(h.tokenApp(mock));
+    const devices = Array.from({ length: 6 }, (_, i) => device(`wrong-env-${i}`));
+    for (const d of devices) mock.script(d.hex, { status: 400, reason: 'BadDeviceToken' });
+    const replies = [];
+    for (const d of devices) replies.push(await notify(gw, {}, { pushkey: d.pushkey }));
+    assert.deepEqual(replies.map((r) => r.status), [200, 200, 200, 200, 502, 502]);
+    assert.deepEqual(replies.slice(4).map((r) => r.body.rejected), [[], []]);
+    assert.match(replies[4]?.body.devices?.[0]?.reason ?? '', /BadDeviceToken for every recent device: check platform and topic/);
+    assert.ok(gw.logs.lines.some((l) => l.level === 50 && /platform \(sandbox\/production\) or topic is probably wrong/.test(String(l.msg))));
+    assert.equal(await metric(gw, 'sygnal_configuration_errors_total', { pushkin: APP, reason: 'BadDeviceToken for every device' }), 2);
+
+    // A delivery shows the configuration works: dead tokens are rejected again.
+    assert.equal((await notify(gw, {}, { pushkey: device('wrong-env-ok').pushkey })).status, 200);
+    const dead = device('wrong-env-dead');
+    mock.script(dead.hex, { status: 400, reason: 'BadDeviceToken' });
+    assert.deepEqual((await notify(gw, {}, { pushkey: dead.pushkey })).body.rejected, [dead.pushkey]);
+  });
+
   describe('classifying APNs answers', () => {
     const cases: Array<{ answers: MockAnswer[]; outcome: string; http: number }> = [
       { answers: [{ status: 400, reason: 'BadDeviceToken' }], outcome: 'rejected', http: 200 },

@@ -10,6 +10,7 @@ import { readApnsConfig, type ApnsConfig } from './config';
 import { verdictOf } from './outcome';
 import { buildPayload } from './payload';
 import { ApnsTransport, providerOptions, type ApnsAnswer, type ApnsRequest } from './provider';
+import { RejectionGuard, SUSPECT_LIMIT } from './rejection-guard';
 import { deviceToken } from './token';
 import { MAX_PAYLOAD_BYTES, MAX_VOIP_PAYLOAD_BYTES, truncatePayload } from './truncate';
 
@@ -52,6 +53,7 @@ class ApnsPushkin implements Pushkin {
   /** The pushkin's logger, for level checks: a device's own logger is made only to write a line. */
   private readonly log: Logger;
   private readonly retryPolicy: RetryPolicy = DEFAULT_RETRY_POLICY;
+  private readonly rejectionGuard = new RejectionGuard();
   private readonly maxPayloadBytes: number;
 
   private constructor(
@@ -150,6 +152,15 @@ class ApnsPushkin implements Pushkin {
     }
     this.metrics.apnsStatusCodes.labels(this.name, String(answer.kind === 'answer' ? answer.status : 0)).inc();
     const verdict = verdictOf(answer, { attempt, tokenAuth: this.config.auth?.kind === 'token', now: this.clock.now() });
+    if (verdict.outcome.kind === 'delivered') this.rejectionGuard.delivered();
+    if (verdict.outcome.kind === 'rejected' && answer.kind === 'answer' && this.rejectionGuard.misconfigured(answer.reason, request.token)) {
+      this.metrics.configurationErrors.labels(this.name, `${answer.reason ?? ''} for every device`).inc();
+      ctx.log.error(
+        { status: answer.status, reason: answer.reason, devices: SUSPECT_LIMIT, platform: this.config.platform, topic: this.config.topic },
+        `APNs answered ${answer.reason} for ${SUSPECT_LIMIT} different devices in a row: the platform (sandbox/production) or topic is probably wrong; the pushkey is kept`,
+      );
+      return { kind: 'misconfigured', reason: `${answer.reason} for every recent device: check platform and topic` };
+    }
     if (verdict.configurationError !== undefined) this.metrics.configurationErrors.labels(this.name, verdict.configurationError).inc();
     if (this.log.isLevelEnabled(verdict.log.level)) ctx.log[verdict.log.level]({ ...verdict.log.fields, apns_id: answer.apnsId }, verdict.log.msg);
     return verdict.outcome;
