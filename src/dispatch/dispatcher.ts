@@ -27,8 +27,8 @@ export function isFinal(outcome: DispatchOutcome): boolean {
  * unexpected exception into a `failed` device instead of a lost response.
  */
 export class Dispatcher {
-  /** Sends in progress by delivery key, so a retry arriving mid-send waits for it. */
-  private readonly inProgress = new Map<string, Promise<DispatchOutcome>>();
+  /** Deliveries being handled, by delivery key, so a retry arriving meanwhile waits for the outcome. */
+  private readonly inProgress = new Map<string, Claim>();
   /** Requests not answered yet: each entry answers its devices still waiting, with a reason. */
   private readonly unanswered = new Set<(reason: string) => void>();
 
@@ -68,21 +68,20 @@ export class Dispatcher {
       this.unanswered.add(answerNow);
       devices.forEach((device, i) => {
         const ctx = new DeviceContext(scope, device);
-        this.dispatchDevice(notification, ctx)
-          .catch((err: unknown): DeviceResult => {
-            ctx.log.error({ err }, 'dispatching the device failed unexpectedly');
-            return { device, outcome: { kind: 'failed', reason: 'internal error' } };
-          })
-          .then((result) => {
-            if (settled) return;
-            results[i] = result;
-            if (--waiting === 0) {
-              settled = true;
-              clearTimeout(timer);
-              this.unanswered.delete(answerNow);
-              resolve(results as DeviceResult[]);
-            }
-          });
+        const done = (result: DeviceResult) => {
+          if (settled) return;
+          results[i] = result;
+          if (--waiting === 0) {
+            settled = true;
+            clearTimeout(timer);
+            this.unanswered.delete(answerNow);
+            resolve(results as DeviceResult[]);
+          }
+        };
+        this.dispatchDevice(notification, ctx).then(done, (err: unknown) => {
+          ctx.log.error({ err }, 'dispatching the device failed unexpectedly');
+          done({ device, outcome: { kind: 'failed', reason: 'internal error' } });
+        });
       });
     });
   }
@@ -118,12 +117,13 @@ export class Dispatcher {
     if (running) {
       appMetrics.deduplicated.inc();
       if (this.log.isLevelEnabled('debug')) ctx.log.debug('event being handled for this device by another request; waiting for it');
-      return { device, app, outcome: await running };
+      const outcome = await new Promise<DispatchOutcome>((resolve) => (running.waiters ??= []).push(resolve));
+      return { device, app, outcome };
     }
     // Claimed before the first await, so a retry arriving during the store's look-up
     // (a network round trip with a shared store) waits instead of sending again.
-    let settle: (outcome: DispatchOutcome) => void = () => {};
-    this.inProgress.set(key, new Promise((resolve) => (settle = resolve)));
+    const claim: Claim = {};
+    this.inProgress.set(key, claim);
     let outcome: DispatchOutcome = { kind: 'failed', reason: 'internal error' };
     try {
       if (await this.store.wasDelivered(key)) {
@@ -137,7 +137,7 @@ export class Dispatcher {
       return await this.record(appMetrics, app, device, outcome);
     } finally {
       this.inProgress.delete(key);
-      settle(outcome);
+      for (const waiter of claim.waiters ?? []) waiter(outcome);
     }
   }
 
@@ -176,6 +176,11 @@ export class Dispatcher {
     ctx.log.warn({ deadline_ms: this.deadlineMs }, `${reason}; the homeserver will retry`);
     return { device: ctx.device, ...(route.kind === 'found' ? { app: route.target.name } : {}), outcome };
   }
+}
+
+/** A delivery being handled; requests that arrive meanwhile wait for its outcome. */
+interface Claim {
+  waiters?: Array<(outcome: DispatchOutcome) => void>;
 }
 
 /** What one notify request's devices share: the deadline, an abort signal, the request's logger. */

@@ -32,6 +32,8 @@ export class ExpiringSet {
   }
 
   has(key: string): boolean {
+    // The usual case for remembered rejections: nothing to look up.
+    if (this.additions.size === 0) return false;
     const addition = this.additions.get(key);
     if (addition === undefined) return false;
     if ((this.ringExpiries[addition % this.capacity] ?? 0) * 1000 <= this.now() - this.originMs) {
