@@ -19,19 +19,28 @@ export interface NotifyEndpointOptions {
   readonly validateResponses: boolean;
 }
 
-/** A request's logger, made only when something is logged: most requests log nothing but the access line. */
+/** A request's id and logger, made only when something is logged. */
 class RequestLog {
   private logger?: Logger;
+  private requestId?: string;
   constructor(
     private readonly parent: Logger,
-    readonly id: string,
+    private readonly nextId: () => string,
   ) {}
+
+  get id(): string {
+    this.requestId ??= this.nextId();
+    return this.requestId;
+  }
 
   get log(): Logger {
     this.logger ??= this.parent.child({ request_id: this.id });
     return this.logger;
   }
 }
+
+/** The answer to almost every notification, serialised once. */
+const NOTHING_REJECTED = JSON.stringify({ rejected: [] });
 
 /**
  * POST /_matrix/push/v1/notify on plain node:http: the one endpoint on every message's
@@ -44,14 +53,25 @@ export function createNotifyEndpoint(options: NotifyEndpointOptions): (req: Inco
   const { metrics, schemas, log } = options;
   const nextId = requestIds();
 
-  const answer = (req: IncomingMessage, res: ServerResponse, startedNs: bigint, requestId: string, status: number, body: object): void => {
-    const text = JSON.stringify(body);
+  // Per-status metric children, looked up once.
+  const byStatus = new Map<number, { count: { inc(): void }; time: { observe(value: number): void } }>();
+  const statusMetrics = (status: number) => {
+    let found = byStatus.get(status);
+    if (!found) {
+      found = { count: metrics.statusCodes.labels(String(status)), time: metrics.notifyTime.labels(String(status)) };
+      byStatus.set(status, found);
+    }
+    return found;
+  };
+
+  const answer = (req: IncomingMessage, res: ServerResponse, startedNs: bigint, requestLog: RequestLog, status: number, text: string): void => {
     res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
     res.end(text);
     metrics.requestsInFlight.dec();
-    metrics.statusCodes.labels(String(status)).inc();
-    metrics.notifyTime.labels(String(status)).observe(Number(process.hrtime.bigint() - startedNs) / 1e9);
-    logAccess(log, req, status, startedNs, requestId, options.accessXForwardedFor);
+    const { count, time } = statusMetrics(status);
+    count.inc();
+    time.observe(Number(process.hrtime.bigint() - startedNs) / 1e9);
+    if (log.isLevelEnabled('info')) logAccess(log, req, status, startedNs, requestLog.id, options.accessXForwardedFor);
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse, startedNs: bigint, requestLog: RequestLog): Promise<void> => {
@@ -74,6 +94,10 @@ export function createNotifyEndpoint(options: NotifyEndpointOptions): (req: Inco
       eventLog ??= notification.event_id ? requestLog.log.child({ event_id: notification.event_id }) : requestLog.log;
       return eventLog;
     });
+    if (results.every((result) => result.outcome.kind === 'delivered' || result.outcome.kind === 'skipped')) {
+      answer(req, res, startedNs, requestLog, 200, NOTHING_REJECTED);
+      return;
+    }
     const [status, reply, headers] = replyFor(results);
     if (status !== 200) {
       requestLog.log.warn(
@@ -86,13 +110,13 @@ export function createNotifyEndpoint(options: NotifyEndpointOptions): (req: Inco
       throw new Error(`our ${status} answer does not match the OpenAPI document: ${JSON.stringify(schema.errors)}`);
     }
     for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
-    answer(req, res, startedNs, requestLog.id, status, reply);
+    answer(req, res, startedNs, requestLog, status, JSON.stringify(reply));
   };
 
   return (req, res) => {
     const startedNs = process.hrtime.bigint();
     metrics.requestsInFlight.inc();
-    const requestLog = new RequestLog(log, nextId());
+    const requestLog = new RequestLog(log, nextId);
     handle(req, res, startedNs, requestLog).catch((err: unknown) => {
       if (err instanceof ClientGone) {
         metrics.requestsInFlight.dec();
@@ -103,7 +127,7 @@ export function createNotifyEndpoint(options: NotifyEndpointOptions): (req: Inco
       const error = err instanceof MatrixError ? err : new MatrixError(500, 'M_UNKNOWN', 'internal server error');
       if (error.status >= 500) requestLog.log.error({ err }, 'notify request failed');
       if (error.status === 413) res.setHeader('connection', 'close');
-      answer(req, res, startedNs, requestLog.id, error.status, error);
+      answer(req, res, startedNs, requestLog, error.status, JSON.stringify(error));
     });
   };
 }
