@@ -23,8 +23,6 @@ export type DispatchOutcome =
   /** This message cannot be sent (e.g. payload too large); the pushkey itself is fine. */
   | { readonly kind: 'failed'; readonly reason: string };
 
-export type OutcomeKind = DispatchOutcome['kind'];
-
 /** Per-device context handed to `dispatch`. */
 export interface DispatchContext {
   /** Child logger carrying the request id, app_id, event_id and the pushkey's hash. */
