@@ -56,15 +56,15 @@ export class Dispatcher {
       const results: Array<DeviceResult | undefined> = new Array(devices.length);
       let waiting = devices.length;
       let settled = false;
-      const answerNow = (reason: string) => {
+      const answerNow = (reason: string, deadlinePassed = false) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
         this.unanswered.delete(answerNow);
         scope.abort();
-        resolve(devices.map((device, i) => results[i] ?? this.unfinished(new DeviceContext(scope, device), reason)));
+        resolve(devices.map((device, i) => results[i] ?? this.unfinished(new DeviceContext(scope, device), reason, deadlinePassed)));
       };
-      const timer = setTimeout(() => answerNow(`no outcome within the ${this.deadlineMs} ms notify deadline`), this.deadlineMs);
+      const timer = setTimeout(() => answerNow(`no outcome within the ${this.deadlineMs} ms notify deadline`, true), this.deadlineMs);
       this.unanswered.add(answerNow);
       devices.forEach((device, i) => {
         const ctx = new DeviceContext(scope, device);
@@ -165,12 +165,12 @@ export class Dispatcher {
   }
 
   /** The result of a device without an outcome when its request had to be answered. */
-  private unfinished(ctx: DeviceContext, reason: string): DeviceResult {
+  private unfinished(ctx: DeviceContext, reason: string, deadlinePassed: boolean): DeviceResult {
     const outcome: DispatchOutcome = { kind: 'retry', reason };
     const route = this.router.route(ctx.device.app_id);
     if (route.kind === 'found') {
       const appMetrics = this.metrics.forApp(route.target.name, route.target.type);
-      appMetrics.deadlineExceeded.inc();
+      if (deadlinePassed) appMetrics.deadlineExceeded.inc();
       appMetrics.outcome(outcome.kind).inc();
     }
     ctx.log.warn({ deadline_ms: this.deadlineMs }, `${reason}; the homeserver will retry`);

@@ -311,6 +311,8 @@ describe('POST /_matrix/push/v1/notify', () => {
       assert.equal(devices[1]?.outcome, 'retry');
       assert.match(devices[1]?.reason ?? '', /deadline/);
       assert.equal(devices[0]?.outcome, 'delivered');
+      const exceeded = await gw.metrics.registry.getSingleMetricAsString('sygnal_upstream_deadline_exceeded_total');
+      assert.match(exceeded, /pushkin="com.example.app"\} 1/);
     });
   });
 
