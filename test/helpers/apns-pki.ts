@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { tempDir } from './temp';
 
 /**
  * Throwaway TLS material for the APNs tests, made with the openssl CLI into a temp
@@ -63,8 +63,7 @@ export function apnsTestPki(): ApnsTestPki {
 }
 
 function makePki(): ApnsTestPki {
-  const dir = mkdtempSync(join(tmpdir(), 'herald-apns-test-'));
-  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir('apns-test');
   const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
   const path = (name: string) => join(dir, name);
   writeFileSync(path('ext.cnf'), EXTENSIONS);

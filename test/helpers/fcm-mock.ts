@@ -1,10 +1,10 @@
 import { generateKeyPairSync, randomBytes, verify, type KeyObject } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createSecureServer, type Http2SecureServer, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { tempDir } from './temp';
 
 /** One scripted answer: an HTTP status with FCM's JSON error body, or a network misbehaviour. */
 export interface Answer {
@@ -118,7 +118,7 @@ export class FcmMock {
     });
     await new Promise<void>((resolve) => mock.server.listen(0, '127.0.0.1', resolve));
     mock.url = `${options.tls ? 'https' : 'http'}://127.0.0.1:${(mock.server.address() as AddressInfo).port}`;
-    mock.dir = mkdtempSync(join(tmpdir(), 'herald-fcm-'));
+    mock.dir = tempDir('fcm');
     mock.serviceAccountFile = join(mock.dir, 'service-account.json');
     writeFileSync(
       mock.serviceAccountFile,

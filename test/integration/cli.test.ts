@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { tempDir } from '../helpers/temp';
 
 const ROOT = join(__dirname, '..', '..');
 /** The built CLI, as installed (`npm test` builds first). */
@@ -38,7 +38,7 @@ function herald(args: string[], env: Record<string, string> = {}, untilReady?: (
 }
 
 function tempConfig(yaml: string): string {
-  const dir = mkdtempSync(join(tmpdir(), 'herald-cli-'));
+  const dir = tempDir('cli');
   const file = join(dir, 'herald.yaml');
   writeFileSync(file, yaml);
   return file;

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HeraldProcess } from '../helpers/process';
+import { tempDir } from '../helpers/temp';
 
 describe('workers (node:cluster)', () => {
   it('serves from several workers, aggregates their metrics, reloads each, and stops cleanly', async () => {
-    const file = join(mkdtempSync(join(tmpdir(), 'herald-cluster-')), 'herald.yaml');
+    const file = join(tempDir('cluster'), 'herald.yaml');
     writeFileSync(file, "workers: 2\nhttp: {port: 0}\nmetrics: {prometheus: {enabled: true, port: 0}}\napps: {com.example.a: {type: noop}}\n");
     const herald = new HeraldProcess(['--config', file]);
     try {

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { ApnsHarness, device } from '../helpers/apns-harness';
@@ -8,6 +7,7 @@ import type { ApnsMock } from '../helpers/apns-mock';
 import { ConnectProxy } from '../helpers/connect-proxy';
 import { FcmMock } from '../helpers/fcm-mock';
 import { HeraldProcess } from '../helpers/process';
+import { tempDir } from '../helpers/temp';
 
 const APNS_APP = 'com.example.ios';
 const FCM_APP = 'com.example.android';
@@ -40,7 +40,7 @@ describe('outbound proxy', function () {
 
   async function startHerald(proxyUrl: string): Promise<string> {
     const apps = `apps:\n  ${APNS_APP}: ${JSON.stringify(harness.tokenApp(apns))}\n${fcm.appYaml(FCM_APP)}\n`;
-    const file = join(mkdtempSync(join(tmpdir(), 'herald-proxy-')), 'herald.yaml');
+    const file = join(tempDir('proxy'), 'herald.yaml');
     writeFileSync(file, `http: {port: 0, notify_deadline_ms: 5000}\nlog: {level: debug}\nproxy: ${JSON.stringify(proxyUrl)}\n${apps}`);
     herald = new HeraldProcess(['--config', file], { NODE_EXTRA_CA_CERTS: harness.pki.caFile, NO_PROXY: '' });
     return herald.url();

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HeraldProcess } from '../helpers/process';
+import { tempDir } from '../helpers/temp';
 
 async function notify(url: string, appId: string, pushkey: string): Promise<{ status: number; body: { rejected: string[] } }> {
   const response = await fetch(`${url}/_matrix/push/v1/notify`, {
@@ -19,7 +19,7 @@ describe('reload on SIGHUP', () => {
   });
 
   it('applies added, changed and removed apps, and refuses an invalid file keeping the old config', async () => {
-    const file = join(mkdtempSync(join(tmpdir(), 'herald-reload-')), 'herald.yaml');
+    const file = join(tempDir('reload'), 'herald.yaml');
     writeFileSync(file, 'http: {port: 0}\napps:\n  com.example.a: {type: noop}\n  com.example.b: {type: noop}\n');
     herald = new HeraldProcess(['--config', file]);
     const url = await herald.url();

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ApnsHarness, device } from '../helpers/apns-harness';
 import type { ApnsMock } from '../helpers/apns-mock';
 import { FCM, FcmMock } from '../helpers/fcm-mock';
+import { tempDir } from '../helpers/temp';
 
 const HERALD_BIN = join(__dirname, '..', '..', 'dist', 'src', 'main.js');
 
@@ -32,7 +32,7 @@ describe('herald send-test against the platforms', function () {
   before(async () => {
     apns = await harness.mock();
     fcm = await FcmMock.start();
-    configFile = join(mkdtempSync(join(tmpdir(), 'herald-send-test-')), 'herald.yaml');
+    configFile = join(tempDir('send-test'), 'herald.yaml');
     writeFileSync(configFile, `apps:\n  com.example.ios: ${JSON.stringify(harness.tokenApp(apns))}\n${fcm.appYaml('com.example.android')}\n`);
   });
   after(async () => {

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ApnsHarness } from '../helpers/apns-harness';
 import { FcmMock } from '../helpers/fcm-mock';
 import { HeraldProcess } from '../helpers/process';
+import { tempDir } from '../helpers/temp';
 
 /**
  * A sygnal.yaml as operators have them (Sygnal's sample layout: Python logging setup,
@@ -115,7 +115,7 @@ apps:
             mutable-content: 1
             alert: ""
 `;
-    const file = join(mkdtempSync(join(tmpdir(), 'herald-sygnal-')), 'sygnal.yaml');
+    const file = join(tempDir('sygnal'), 'sygnal.yaml');
     writeFileSync(file, sygnalYaml);
     herald = new HeraldProcess([], { HERALD_CONFIG: file });
     const ready = await herald.waitFor('herald is ready');

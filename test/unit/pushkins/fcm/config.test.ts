@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { configProblems } from '../../../helpers/config';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfigText } from '../../../../src/config/config';
 import type { FcmConfig } from '../../../../src/pushkins/fcm/config';
 import { fcmPushkinType } from '../../../../src/pushkins/fcm/pushkin';
 import { BUILTIN_PUSHKIN_TYPES } from '../../../../src/pushkins/registry';
 import { testKeys } from '../../../helpers/fcm-mock';
+import { tempDir } from '../../../helpers/temp';
 
 const APP = '"com.example.android"';
 
@@ -25,10 +25,9 @@ describe('pushkins/fcm/config', () => {
     });
 
   before(() => {
-    dir = mkdtempSync(join(tmpdir(), 'herald-fcm-config-'));
+    dir = tempDir('fcm-config');
     writeFileSync(join(dir, 'sa.json'), account());
   });
-  after(() => rmSync(dir, { recursive: true, force: true }));
 
   function load(app: string) {
     return loadConfigText(`apps:\n  ${APP}:\n${app.replace(/^/gm, '    ')}\n`, dir, BUILTIN_PUSHKIN_TYPES);
