@@ -13,6 +13,7 @@ import { MemoryStore } from './store/memory';
 import type { PushStore } from './store/store';
 import { systemClock, type Clock } from './util/clock';
 import { createLogger, type Logger } from './util/log';
+import { listenOn } from './util/listen';
 import { ProxySettings } from './util/proxy';
 
 /** Time left, before the grace period ends, to answer requests still in flight. */
@@ -165,17 +166,6 @@ function restartOnlyChanges(running: HeraldConfig, next: HeraldConfig): string[]
     ['workers', running.workers, next.workers],
   ];
   return pairs.filter(([, a, b]) => JSON.stringify(a) !== JSON.stringify(b)).map(([name]) => name);
-}
-
-export async function listenOn(server: Server, port: number, host: string): Promise<AddressInfo> {
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  return server.address() as AddressInfo;
 }
 
 async function buildGeneration(config: HeraldConfig, store: PushStore, clock: Clock, log: Logger, metrics: Metrics): Promise<Generation> {

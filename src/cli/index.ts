@@ -1,22 +1,32 @@
+import { constants } from 'node:os';
 import { Command, Option } from 'commander';
 import { VERSION } from '../version';
-import { checkConfig } from './check-config';
-import { sendTest } from './send-test';
-import { serve } from './serve';
-import { redactPushkey } from '../util/redact';
+import type { ProcessSignals } from './signals';
 
 /** Where the config comes from: --config, then $HERALD_CONFIG, then ./herald.yaml. */
 export function configPath(option: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
   return option ?? env.HERALD_CONFIG ?? 'herald.yaml';
 }
 
-export function buildCli(): Command {
+/** A command interrupted by SIGTERM/SIGINT ends as a shell reports it: 128 + the signal's number. */
+function exitInterrupted(signal: NodeJS.Signals): never {
+  process.exit(128 + constants.signals[signal]);
+}
+
+/**
+ * The `herald` command line. Each command loads its modules when it runs (a synchronous
+ * require, typed by the module), so that `--version` and `hash-pushkey` do not pay for
+ * what they never use.
+ */
+/* eslint-disable @typescript-eslint/no-require-imports -- on-demand loads, see above */
+export function buildCli(signals: ProcessSignals): Command {
   const program = new Command('herald')
     .description('Herald, a Matrix push gateway')
     .version(VERSION)
     .option('-c, --config <file>', 'configuration file (default: $HERALD_CONFIG, then ./herald.yaml)')
     .action(async (options: { config?: string }) => {
-      process.exitCode = await serve(configPath(options.config));
+      const { serve } = require('./serve') as typeof import('./serve');
+      process.exitCode = await serve(configPath(options.config), signals);
     });
 
   program
@@ -24,7 +34,9 @@ export function buildCli(): Command {
     .description('validate a configuration file, load every credential, and print each app')
     .argument('[file]', 'configuration file (default: $HERALD_CONFIG, then ./herald.yaml)')
     .action(async (file: string | undefined) => {
-      process.exitCode = await checkConfig(configPath(file ?? program.opts<{ config?: string }>().config), process.stdout);
+      signals.onStop(exitInterrupted);
+      const { checkConfig } = require('./check-config') as typeof import('./check-config');
+      process.exitCode = await checkConfig(configPath(file ?? program.opts<{ config?: string }>().config), process.stdout, process.stderr);
     });
 
   program
@@ -36,6 +48,11 @@ export function buildCli(): Command {
     .addOption(new Option('--format <format>', 'notification format').choices(['full', 'event_id_only']).default('full'))
     .option('--message <text>', 'message body shown on the device', 'Test notification from Herald')
     .action(async (options: { config?: string; appId: string; pushkey: string; format: 'full' | 'event_id_only'; message: string }) => {
+      signals.onStop((signal) => {
+        process.stdout.write(`result:  interrupted (${signal})\n`);
+        exitInterrupted(signal);
+      });
+      const { sendTest } = require('./send-test') as typeof import('./send-test');
       process.exitCode = await sendTest(
         {
           configFile: configPath(options.config ?? program.opts<{ config?: string }>().config),
@@ -45,6 +62,7 @@ export function buildCli(): Command {
           message: options.message,
         },
         process.stdout,
+        process.stderr,
       );
     });
 
@@ -53,8 +71,10 @@ export function buildCli(): Command {
     .description("print the short hash Herald's logs use for a pushkey, to find its log lines")
     .argument('<pushkey>')
     .action((pushkey: string) => {
+      const { redactPushkey } = require('../util/redact') as typeof import('../util/redact');
       process.stdout.write(`${redactPushkey(pushkey)}\n`);
     });
 
   return program;
 }
+/* eslint-enable @typescript-eslint/no-require-imports */

@@ -130,7 +130,7 @@ export function validateConfig(raw: unknown, baseDir: string, pushkinTypes: Push
   const apps = readApps(root.section('apps', { required: true }), pushkinTypes, problems);
   root.finish();
 
-  if (problems.errors.length > 0) throw new ConfigError(problems.errors);
+  if (problems.errors.length > 0) throw new ConfigError(problems.errors, problems.warnings);
   const config: HeraldConfig = { http, log, metrics, ...(proxy !== undefined ? { proxy } : {}), workers, store, apps };
   return { config, warnings: problems.warnings };
 }
