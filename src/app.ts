@@ -63,6 +63,7 @@ export class Gateway {
       log,
       metrics,
       maxBodyBytes: config.http.maxBodyBytes,
+      accessLog: config.log.accessEnabled,
       accessXForwardedFor: config.log.accessXForwardedFor,
       dispatcher: () => this.current.dispatcher,
       validateResponses,

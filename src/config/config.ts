@@ -32,6 +32,8 @@ export interface HeraldConfig {
   };
   readonly log: {
     readonly level: LogLevel;
+    /** Write one access line per request (Sygnal's log.access.enabled). */
+    readonly accessEnabled: boolean;
     /** Take the client address from X-Forwarded-For (behind a reverse proxy). */
     readonly accessXForwardedFor: boolean;
   };
@@ -88,8 +90,13 @@ export function validateConfig(raw: unknown, baseDir: string, pushkinTypes: Push
   const access = logSection.section('access');
   const log = {
     level: logSection.oneOf('level', LOG_LEVELS, { default: 'info' }),
+    accessEnabled: access.boolean('enabled', { default: true }),
     accessXForwardedFor: access.boolean('x_forwarded_for', { default: false }),
   };
+  // Sygnal accepts the key but writes nothing there either: its access lines go where log.setup sends them.
+  if (access.string('file') !== undefined) {
+    access.warn('file', 'not used: access lines go to standard output with the other log lines (set log.access.enabled: false to turn them off)');
+  }
   access.finish();
   logSection.finish();
 
@@ -111,6 +118,12 @@ export function validateConfig(raw: unknown, baseDir: string, pushkinTypes: Push
     section.accept(...section.entries().map(([key]) => key));
   }
   metricsSection.finish();
+
+  // Older Sygnal versions kept GCM canonical registration ids in a database.
+  for (const key of ['database', 'db']) {
+    if (root.has(key)) root.warn(key, "the database of older Sygnal versions is not used by Herald; ignored");
+  }
+  root.accept('database', 'db');
 
   const workers = root.integer('workers', { default: 1, min: 1, max: 64 });
   const proxy = root.string('proxy');

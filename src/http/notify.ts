@@ -12,6 +12,7 @@ export interface NotifyEndpointOptions {
   readonly metrics: Metrics;
   readonly schemas: ApiSchemas;
   readonly maxBodyBytes: number;
+  readonly accessLog: boolean;
   readonly accessXForwardedFor: boolean;
   /** Looked up per request, so a config reload takes effect for new requests only. */
   dispatcher(): Dispatcher;
@@ -71,7 +72,7 @@ export function createNotifyEndpoint(options: NotifyEndpointOptions): (req: Inco
     const { count, time } = statusMetrics(status);
     count.inc();
     time.observe(Number(process.hrtime.bigint() - startedNs) / 1e9);
-    if (log.isLevelEnabled('info')) logAccess(log, req, status, startedNs, requestLog.id, options.accessXForwardedFor);
+    if (options.accessLog && log.isLevelEnabled('info')) logAccess(log, req, status, startedNs, requestLog.id, options.accessXForwardedFor);
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse, startedNs: bigint, requestLog: RequestLog): Promise<void> => {

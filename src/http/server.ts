@@ -16,6 +16,8 @@ export interface HttpOptions {
   readonly log: Logger;
   readonly metrics: Metrics;
   readonly maxBodyBytes: number;
+  /** Write one access line per request (log.access.enabled). */
+  readonly accessLog: boolean;
   /** Take the client address from X-Forwarded-For. */
   readonly accessXForwardedFor: boolean;
   dispatcher(): Dispatcher;
@@ -27,17 +29,19 @@ export interface HttpOptions {
  * Everything but the notify endpoint: /health, and the Matrix errors for unknown paths
  * (404) and wrong methods (405, with Allow, as our OpenAPI document says).
  */
-export function createExpressApp(options: Pick<HttpOptions, 'log' | 'accessXForwardedFor'>): Express {
+export function createExpressApp(options: Pick<HttpOptions, 'log' | 'accessLog' | 'accessXForwardedFor'>): Express {
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
   const nextId = requestIds();
-  app.use((req, res, next) => {
-    const started = process.hrtime.bigint();
-    const id = nextId();
-    res.once('finish', () => logAccess(options.log, req, res.statusCode, started, id, options.accessXForwardedFor));
-    next();
-  });
+  if (options.accessLog) {
+    app.use((req, res, next) => {
+      const started = process.hrtime.bigint();
+      const id = nextId();
+      res.once('finish', () => logAccess(options.log, req, res.statusCode, started, id, options.accessXForwardedFor));
+      next();
+    });
+  }
   app.get('/health', (_req, res) => {
     res.type('text/plain').send(`OK, herald ${VERSION}`);
   });
@@ -64,6 +68,7 @@ export function createRequestListener(options: HttpOptions): { listener: Request
     metrics: options.metrics,
     schemas: new ApiSchemas(),
     maxBodyBytes: options.maxBodyBytes,
+    accessLog: options.accessLog,
     accessXForwardedFor: options.accessXForwardedFor,
     dispatcher: options.dispatcher,
     validateResponses: options.validateResponses ?? false,
