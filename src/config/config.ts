@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { UNKNOWN_APP_ID_POLICIES, type UnknownAppIdPolicy } from '../dispatch/router';
 import { DEFAULT_INFLIGHT_REQUEST_LIMIT } from '../pushkins/limit';
 import type { PushkinType } from '../pushkins/pushkin';
 import type { PushkinTypes } from '../pushkins/registry';
@@ -42,6 +43,8 @@ export interface HeraldConfig {
   };
   /** Outbound HTTP CONNECT proxy for upstream traffic. */
   readonly proxy?: string;
+  /** What devices whose app_id no app serves are answered. */
+  readonly unknownAppId: UnknownAppIdPolicy;
   /** Processes serving the notify port (node:cluster); 1 serves from the main process. */
   readonly workers: number;
   readonly store: {
@@ -125,6 +128,7 @@ export function validateConfig(raw: unknown, baseDir: string, pushkinTypes: Push
   }
   root.accept('database', 'db');
 
+  const unknownAppId = root.oneOf('unknown_app_id', UNKNOWN_APP_ID_POLICIES, { default: 'reject' });
   const workers = root.integer('workers', { default: 1, min: 1, max: 64 });
   const proxy = root.string('proxy');
   const proxyProblem = proxy !== undefined ? proxyUrlProblem(proxy) : undefined;
@@ -144,7 +148,7 @@ export function validateConfig(raw: unknown, baseDir: string, pushkinTypes: Push
   root.finish();
 
   if (problems.errors.length > 0) throw new ConfigError(problems.errors);
-  const config: HeraldConfig = { http, log, metrics, ...(proxy !== undefined ? { proxy } : {}), workers, store, apps };
+  const config: HeraldConfig = { http, log, metrics, ...(proxy !== undefined ? { proxy } : {}), unknownAppId, workers, store, apps };
   return { config, warnings: problems.warnings };
 }
 

@@ -66,6 +66,12 @@ apps:
     ]);
   });
 
+  it('reads unknown_app_id, reject by default as in Sygnal', () => {
+    assert.equal(load('apps: {a: {type: noop}}\n').config.unknownAppId, 'reject');
+    assert.equal(load('unknown_app_id: retry\napps: {a: {type: noop}}\n').config.unknownAppId, 'retry');
+    assert.deepEqual(problemsOf('unknown_app_id: 502\napps: {a: {type: noop}}\n'), ['unknown_app_id: must be one of "reject", "retry", got "502"']);
+  });
+
   it('warns about unknown keys, naming them', () => {
     const { warnings } = load('colour: blue\nhttp: {porty: 1}\napps: {"com.example.x": {type: noop, extra_key: 1}}');
     assert.deepEqual(warnings, [
