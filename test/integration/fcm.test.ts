@@ -68,7 +68,7 @@ describe('FCM HTTP v1 pushkin (against a mock FCM and token endpoint)', function
       assert.deepEqual(reply.body, { rejected: [] });
       assert.equal(mock.tokenRequests.length, 1);
       // google-auth-library signs for Google's token URL and Herald sends it to the file's token_uri (this mock).
-      assert.deepEqual(mock.tokenRequests[0]?.header, { alg: 'RS256', typ: 'JWT' });
+      assert.equal(mock.tokenRequests[0]?.header.alg, 'RS256');
       assert.equal(mock.tokenRequests[0]?.claims.aud, 'https://oauth2.googleapis.com/token');
       assert.equal(mock.tokenRequests[0]?.claims.iss, mock.clientEmail);
       assert.equal(mock.authFailures.length, 0);
