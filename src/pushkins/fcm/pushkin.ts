@@ -216,7 +216,7 @@ export const fcmPushkinType: PushkinType<FcmConfig> = {
           account: config.credentials.account.clientEmail,
           token_uri: config.credentials.account.tokenUri,
         }
-      : { credentials: 'Application Default Credentials' }),
+      : { credentials: 'Application Default Credentials', account: '(found when the pushkin starts)' }),
     endpoint: config.endpoint,
     max_connections: String(config.maxConnections),
     send_badge_counts: String(config.sendBadgeCounts),
