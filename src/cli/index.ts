@@ -3,9 +3,13 @@ import { Command, Option } from 'commander';
 import { VERSION } from '../version';
 import type { ProcessSignals } from './signals';
 
-/** Where the config comes from: --config, then $HERALD_CONFIG, then ./herald.yaml. */
+/**
+ * Where the config comes from: --config, then $HERALD_CONFIG, then Sygnal's $SYGNAL_CONF
+ * (so a Sygnal deployment's environment works unchanged), then ./herald.yaml. An empty
+ * variable counts as unset.
+ */
 export function configPath(option: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
-  return option ?? env.HERALD_CONFIG ?? 'herald.yaml';
+  return option || env.HERALD_CONFIG || env.SYGNAL_CONF || 'herald.yaml';
 }
 
 /** A command interrupted by SIGTERM/SIGINT ends as a shell reports it: 128 + the signal's number. */
@@ -23,7 +27,7 @@ export function buildCli(signals: ProcessSignals): Command {
   const program = new Command('herald')
     .description('Herald, a Matrix push gateway')
     .version(VERSION)
-    .option('-c, --config <file>', 'configuration file (default: $HERALD_CONFIG, then ./herald.yaml)')
+    .option('-c, --config <file>', 'configuration file (default: $HERALD_CONFIG, then $SYGNAL_CONF, then ./herald.yaml)')
     .action(async (options: { config?: string }) => {
       const { serve } = require('./serve') as typeof import('./serve');
       process.exitCode = await serve(configPath(options.config), signals);
@@ -32,7 +36,7 @@ export function buildCli(signals: ProcessSignals): Command {
   program
     .command('check-config')
     .description('validate a configuration file, load every credential, and print each app')
-    .argument('[file]', 'configuration file (default: $HERALD_CONFIG, then ./herald.yaml)')
+    .argument('[file]', 'configuration file (default: $HERALD_CONFIG, then $SYGNAL_CONF, then ./herald.yaml)')
     .action(async (file: string | undefined) => {
       signals.onStop(exitInterrupted);
       const { checkConfig } = require('./check-config') as typeof import('./check-config');
@@ -42,7 +46,7 @@ export function buildCli(signals: ProcessSignals): Command {
   program
     .command('send-test')
     .description("send a test notification to one device through the app's pushkin and explain the platform's answer")
-    .option('-c, --config <file>', 'configuration file (default: $HERALD_CONFIG, then ./herald.yaml)')
+    .option('-c, --config <file>', 'configuration file (default: $HERALD_CONFIG, then $SYGNAL_CONF, then ./herald.yaml)')
     .requiredOption('--app-id <id>', 'app_id of the pusher, as the client registered it')
     .requiredOption('--pushkey <key>', 'pushkey of the pusher (e.g. the base64 APNs token or the FCM registration token)')
     .addOption(new Option('--format <format>', 'notification format').choices(['full', 'event_id_only']).default('full'))

@@ -96,8 +96,13 @@ export async function sendTest(options: SendTestOptions, out: Writable, stderr: 
   const route = new AppRouter<AppConfig>(config.apps.map((app) => [app.name, app] as const)).route(options.appId);
   if (route.kind !== 'found') {
     const why = route.kind === 'ambiguous' ? `matches several apps (${route.matches.join(', ')})` : 'matches no configured app';
-    out.write(`result:  rejected (app_id ${options.appId} ${why})\n`);
-    out.write('meaning: the gateway would reject this pushkey: check the app_id against the keys under `apps`.\n');
+    if (config.unknownAppId === 'retry') {
+      out.write(`result:  misconfigured (app_id ${options.appId} ${why}; unknown_app_id: retry)\n`);
+      out.write('meaning: the gateway would answer 502 and keep this pushkey: check the app_id against the keys under `apps`.\n');
+    } else {
+      out.write(`result:  rejected (app_id ${options.appId} ${why})\n`);
+      out.write('meaning: the gateway would reject this pushkey: check the app_id against the keys under `apps`.\n');
+    }
     return EXIT_FAILED;
   }
   const app = route.target;
