@@ -4,24 +4,11 @@ import type { Logger } from '../../util/log';
 import { errorText } from './client';
 import type { FcmConfig } from './config';
 import type { GoogleTransport } from './google-transport';
-import { parseRetryAfter } from './reasons';
+import { parseRetryAfter, TokenError } from './reasons';
 
 export const FCM_SCOPE = 'https://www.googleapis.com/auth/firebase.messaging';
 /** A token this close to expiry is not used even when its renewal has failed. */
 const EXPIRY_SAFETY_MS = 10_000;
-
-/** Why no access token could be had: temporary (`retry`) or our credentials (`misconfigured`). */
-export class TokenError extends Error {
-  constructor(
-    message: string,
-    readonly kind: 'retry' | 'misconfigured',
-    readonly label: string,
-    readonly retryAfterMs?: number,
-  ) {
-    super(message);
-    this.name = 'TokenError';
-  }
-}
 
 /** An app's credentials, signed in through google-auth-library. */
 export interface SignIn {
