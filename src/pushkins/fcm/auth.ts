@@ -46,7 +46,7 @@ export async function signIn(app: string, config: FcmConfig, transport: GoogleTr
     client = await auth.getClient();
   } catch (err) {
     throw new Error(
-      `FCM app ${app}: no service_account_file, and no Application Default Credentials found ` +
+      `FCM app ${app}: no service_account_file, and no usable Application Default Credentials ` +
         `(GOOGLE_APPLICATION_CREDENTIALS, gcloud's application-default file, the GCE / GKE metadata server): ${errorText(err)}`,
     );
   }
