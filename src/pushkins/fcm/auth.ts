@@ -2,7 +2,7 @@ import { Compute, gaxios, GoogleAuth, JWT, type AuthClient } from 'google-auth-l
 import { isPlainObject } from '../../config/section';
 import type { Logger } from '../../util/log';
 import { errorText } from './client';
-import type { FcmConfig } from './config';
+import { isHttpUrl, type FcmConfig } from './config';
 import type { GoogleTransport } from './google-transport';
 import { parseRetryAfter, TokenError } from './reasons';
 
@@ -54,7 +54,7 @@ export async function signIn(app: string, config: FcmConfig, transport: GoogleTr
   const file: unknown = auth.jsonContent;
   const tokenUri = isPlainObject(file) ? file.token_uri : undefined;
   if (tokenUri !== undefined) {
-    if (typeof tokenUri !== 'string' || !/^https?:\/\/[^/]/.test(tokenUri)) {
+    if (typeof tokenUri !== 'string' || !isHttpUrl(tokenUri)) {
       throw new Error(`FCM app ${app}: the Application Default Credentials file has a "token_uri" that is not an http(s) URL`);
     }
     transport.useTokenUri(tokenUri);
