@@ -84,6 +84,6 @@ describe('check-config: FCM credentials', function () {
     const { code, out } = await check('adc');
     assert.equal(code, 78);
     assert.match(out, /\[error\]/);
-    assert.match(out, /^error: FCM app com\.example\.android: no service_account_file, and no Application Default Credentials found/m);
+    assert.match(out, /^error: FCM app com\.example\.android: no service_account_file, and no usable Application Default Credentials/m);
   });
 });
