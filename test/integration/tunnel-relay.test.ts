@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
+import type { ApnsConfig } from '../../src/pushkins/apns/config';
+import { loadPemCertificate } from '../../src/pushkins/apns/credentials';
+import { providerOptions } from '../../src/pushkins/apns/provider';
 import { startTunnelRelay, type TunnelRelay } from '../../src/util/proxy';
+import { apnsTestPki } from '../helpers/apns-pki';
 import { ConnectProxy } from '../helpers/connect-proxy';
 
 /**
@@ -79,5 +86,64 @@ describe('util/proxy: tunnel relay', () => {
     assert.equal(await exchange(relay, 'client hello'), '');
     assert.equal(problems.length, 1);
     assert.match(String(problems[0]), new RegExp(`^cannot open a tunnel to 127\\.0\\.0\\.1:${echoPort} through the proxy: .*ECONNREFUSED`));
+  });
+});
+
+/**
+ * APNs TLS over a relay connection (providerOptions' createConnection): the TLS server
+ * plays APNs on the relay's address. The server name and the certificate check are the
+ * APNs host's, never the relay's, and certificate auth presents its client certificate.
+ */
+describe('pushkins/apns/provider: TLS through the relay', () => {
+  const pki = apnsTestPki();
+  let server: TlsServer;
+  let port: number;
+  const seen: Array<{ servername: string | false | null; peer: string | undefined }> = [];
+
+  before(async () => {
+    server = createTlsServer({ key: pki.serverKey, cert: pki.serverCert, ca: pki.caPem, requestCert: true, rejectUnauthorized: false, ALPNProtocols: ['h2'] }, (socket) => {
+      seen.push({ servername: socket.servername, peer: socket.getPeerX509Certificate()?.subject });
+      socket.end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    port = (server.address() as AddressInfo).port;
+  });
+  after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  function certificateApp(): ApnsConfig {
+    const loaded = loadPemCertificate(readFileSync(pki.clientCerts.sandbox, 'utf8'), undefined);
+    assert.ok(loaded.ok);
+    return {
+      auth: { kind: 'certificate', file: pki.clientCerts.sandbox, credentials: loaded.value, notAfter: 0 },
+      platform: 'sandbox',
+      convertDeviceTokenToHex: true,
+      sendBadgeCounts: true,
+      ca: pki.caPem,
+      requestTimeoutMs: 5_000,
+      maxConnections: 1,
+    };
+  }
+
+  /** The TLS outcome of one connection for `authority`, once the server has closed it. */
+  function handshake(authority: string): Promise<string> {
+    const options = providerOptions(certificateApp(), { host: '127.0.0.1', port });
+    assert.ok(options.createConnection);
+    const socket = options.createConnection(new URL(authority)) as TLSSocket;
+    let outcome = 'closed before the handshake';
+    socket.on('secureConnect', () => (outcome = `connected, ALPN ${String(socket.alpnProtocol)}`));
+    socket.on('error', (err) => (outcome = `error: ${err.message}`));
+    socket.resume();
+    return new Promise((resolve) => socket.on('close', () => resolve(outcome)));
+  }
+
+  it('names the APNs host in SNI and presents the client certificate', async () => {
+    seen.length = 0;
+    assert.equal(await handshake('https://localhost'), 'connected, ALPN h2');
+    assert.deepEqual(seen, [{ servername: 'localhost', peer: new X509Certificate(readFileSync(pki.clientCerts.sandbox)).subject }]);
+  });
+
+  it("checks the server's certificate against the APNs host, not the relay's address", async () => {
+    // The test server's certificate names 127.0.0.1 and localhost, not Apple.
+    assert.match(await handshake('https://api.sandbox.push.apple.com'), /^error: Hostname\/IP does not match certificate's altnames/);
   });
 });
