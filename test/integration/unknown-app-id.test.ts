@@ -87,7 +87,7 @@ describe('unknown_app_id', () => {
 describe('unknown_app_id in herald send-test', function () {
   this.timeout(60_000);
 
-  it('is what send-test says the gateway would do', async () => {
+  it('is what send-test says the gateway would do', () => {
     const file = join(tempDir('unknown-app-id'), 'herald.yaml');
     for (const [policy, expected] of [
       ['reject', 'the gateway would reject this pushkey.'],
