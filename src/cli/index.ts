@@ -3,6 +3,7 @@ import { VERSION } from '../version';
 import { checkConfig } from './check-config';
 import { sendTest } from './send-test';
 import { serve } from './serve';
+import { vapidKeys } from './vapid-keys';
 import { redactPushkey } from '../util/redact';
 
 /** Where the config comes from: --config, then $HERALD_CONFIG, then ./herald.yaml. */
@@ -54,6 +55,14 @@ export function buildCli(): Command {
     .argument('<pushkey>')
     .action((pushkey: string) => {
       process.stdout.write(`${redactPushkey(pushkey)}\n`);
+    });
+
+  program
+    .command('vapid-keys')
+    .description('make a VAPID key pair for a webpush app: writes the private key (PEM) to FILE, prints the public key for the web app')
+    .argument('<file>', 'where to write the private key (must not exist)')
+    .action((file: string) => {
+      process.exitCode = vapidKeys(file, process.stdout, process.stderr);
     });
 
   return program;
