@@ -1,4 +1,5 @@
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { isPlainObject } from '../config/section';
 import { VERSION } from '../version';
 import { checkConfig } from './check-config';
 import { sendTest } from './send-test';
@@ -9,6 +10,17 @@ import { redactPushkey } from '../util/redact';
 /** Where the config comes from: --config, then $HERALD_CONFIG, then ./herald.yaml. */
 export function configPath(option: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
   return option ?? env.HERALD_CONFIG ?? 'herald.yaml';
+}
+
+function parseJsonObject(text: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new InvalidArgumentError('not JSON');
+  }
+  if (!isPlainObject(value)) throw new InvalidArgumentError('must be a JSON object');
+  return value;
 }
 
 export function buildCli(): Command {
@@ -36,7 +48,8 @@ export function buildCli(): Command {
     .requiredOption('--pushkey <key>', 'pushkey of the pusher (e.g. the base64 APNs token or the FCM registration token)')
     .addOption(new Option('--format <format>', 'notification format').choices(['full', 'event_id_only']).default('full'))
     .option('--message <text>', 'message body shown on the device', 'Test notification from Herald')
-    .action(async (options: { config?: string; appId: string; pushkey: string; format: 'full' | 'event_id_only'; message: string }) => {
+    .option('--data <json>', 'pusher data as JSON, e.g. a Web Push subscription: \'{"endpoint": "https://…", "auth": "…"}\'', parseJsonObject)
+    .action(async (options: { config?: string; appId: string; pushkey: string; format: 'full' | 'event_id_only'; message: string; data?: Record<string, unknown> }) => {
       process.exitCode = await sendTest(
         {
           configFile: configPath(options.config ?? program.opts<{ config?: string }>().config),
@@ -44,6 +57,7 @@ export function buildCli(): Command {
           pushkey: options.pushkey,
           format: options.format,
           message: options.message,
+          ...(options.data !== undefined ? { data: options.data } : {}),
         },
         process.stdout,
       );
