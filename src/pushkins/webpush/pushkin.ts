@@ -45,9 +45,8 @@ export class WebPushPushkin implements Pushkin {
       allowPrivate: config.allowPrivateEndpoints,
       ...(config.allowedPatterns !== undefined ? { allowed: config.allowedPatterns } : {}),
     };
-    // inc(0), not set(0): after a config reload the previous pushkin may still have sends counted here.
-    env.metrics.pendingWebpushRequests.labels(this.name).inc(0);
-    env.metrics.activeWebpushRequests.labels(this.name).inc(0);
+    // Series from start-up, so a rate() alert sees the first refusal.
+    for (const refusal of ['not_allowed', 'private_address'] as const) env.metrics.webpushEndpointsRefused.labels(this.name, refusal).inc(0);
   }
 
   async dispatch(notification: Notification, device: Device, ctx: DispatchContext): Promise<DispatchOutcome> {
@@ -109,18 +108,18 @@ export class WebPushPushkin implements Pushkin {
 
   private async send(request: PreparedRequest, ctx: DispatchContext): Promise<DispatchOutcome> {
     const metrics = this.env.metrics;
-    metrics.pendingWebpushRequests.labels(this.name).inc();
+    metrics.pendingWebpushRequests.inc();
     let queuedMs: number;
     try {
       queuedMs = await this.client.acquire(ctx.signal);
     } catch {
       return { kind: 'retry', reason: 'no free push service connection before the deadline' };
     } finally {
-      metrics.pendingWebpushRequests.labels(this.name).dec();
+      metrics.pendingWebpushRequests.dec();
     }
-    metrics.webpushQueueTime.labels(this.name).observe(queuedMs / 1000);
-    metrics.activeWebpushRequests.labels(this.name).inc();
-    const stopTimer = metrics.webpushRequestTime.labels(this.name).startTimer();
+    metrics.webpushQueueTime.observe(queuedMs / 1000);
+    metrics.activeWebpushRequests.inc();
+    const stopTimer = metrics.webpushRequestTime.startTimer();
     let response: PushServiceResponse;
     try {
       response = await this.client.post(request.url, request.headers, request.body, ctx.signal);
@@ -132,7 +131,7 @@ export class WebPushPushkin implements Pushkin {
       return { kind: 'retry', reason };
     } finally {
       stopTimer();
-      metrics.activeWebpushRequests.labels(this.name).dec();
+      metrics.activeWebpushRequests.dec();
       this.client.release();
     }
     metrics.webpushStatusCodes.labels(this.name, String(response.status)).inc();
