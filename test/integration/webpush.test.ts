@@ -206,7 +206,7 @@ describe('Web Push pushkin (against a mock push service that decrypts what it ge
         assert.deepEqual(reply.body.rejected, []);
         assert.equal(reply.body.devices?.[0]?.outcome, 'misconfigured');
         assert.equal(mock.attemptsFor(sub), 1, 'not retried');
-        assert.equal(await metric(g, 'sygnal_configuration_errors_total', { pushkin: APP, reason: `VAPID_${status}` }), 1);
+        assert.equal(await metric(g, 'herald_configuration_errors_total', { pushkin: APP, reason: `VAPID_${status}` }), 1);
         assert.ok(g.logs.lines.some((l) => l.level === 50 && String(l.body).includes('BadJwtToken')));
       });
     }
@@ -232,7 +232,7 @@ describe('Web Push pushkin (against a mock push service that decrypts what it ge
       assert.ok(first && second);
       assert.ok(second.at - first.at >= 900, `waited ${second.at - first.at} ms`);
       assert.equal(mock.receivedBy(sub).length, 1);
-      assert.equal(await metric(g, 'sygnal_upstream_retries_total', { pushkin: APP }), 1);
+      assert.equal(await metric(g, 'herald_upstream_retries_total', { pushkin: APP }), 1);
     });
 
     it('5xx is retried until delivered; retries exhausted → 502, pushkey kept', async () => {
