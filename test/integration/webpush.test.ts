@@ -3,8 +3,14 @@ import { writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { newVapidKeyPair } from '../../src/pushkins/webpush/vapid';
+import { Metrics } from '../../src/metrics/metrics';
+import { readWebPushConfig } from '../../src/pushkins/webpush/config';
 import { roomTopic } from '../../src/pushkins/webpush/payload';
+import { WebPushPushkin } from '../../src/pushkins/webpush/pushkin';
+import { newVapidKeyPair } from '../../src/pushkins/webpush/vapid';
+import { ConfigProblems, ConfigSection } from '../../src/config/section';
+import { systemClock } from '../../src/util/clock';
+import { createLogger } from '../../src/util/log';
 import { apnsTestPki } from '../helpers/apns-pki';
 import { notifyBody, startGateway, type RunningGateway } from '../helpers/gateway';
 import { tempDir } from '../helpers/temp';
@@ -336,6 +342,28 @@ describe('Web Push pushkin (against a mock push service that decrypts what it ge
         await new Promise((resolve) => proxy.close(resolve));
       }
     });
+  });
+
+  it('a VAPID key that cannot sign is our misconfiguration: the pushkey is kept, nothing sent', async () => {
+    const settings = { vapid_private_key: vapidFile, vapid_contact_email: 'ops@example.org', allow_private_endpoints: true };
+    const config = readWebPushConfig(new ConfigSection('apps.web', settings, new ConfigProblems(), '/'));
+    const metrics = new Metrics();
+    const pushkin = new WebPushPushkin(
+      { ...config, vapid: { publicKey: config.vapid.publicKey, privateKey: 'not-a-key' } },
+      { name: APP, log: createLogger('silent'), metrics, clock: systemClock, proxyFor: () => undefined },
+    );
+    try {
+      const sub = mock.subscribe();
+      const notification = { event_id: '$e:x', prio: 'high' as const, counts: {}, devices: [] };
+      const dev = { app_id: APP, pushkey: sub.p256dh, data: { endpoint: sub.endpoint, auth: sub.auth }, tweaks: {} };
+      const outcome = await pushkin.dispatch(notification, dev, { log: createLogger('silent'), deadline: Date.now() + 5_000, signal: new AbortController().signal });
+      assert.equal(outcome.kind, 'misconfigured');
+      assert.equal(mock.attemptsFor(sub), 0);
+      const counted = (await metrics.registry.getSingleMetric('herald_configuration_errors_total')?.get())?.values.find((v) => v.labels.reason === 'VAPID_SIGNING');
+      assert.equal(counted?.value, 1);
+    } finally {
+      await pushkin.close();
+    }
   });
 
   it('never logs pushkeys, auth secrets, endpoints or the VAPID private key', async () => {

@@ -66,7 +66,16 @@ export class WebPushPushkin implements Pushkin {
     }
     if (endpoint.kind === 'refused') return this.refused(ctx, endpoint.refusal, endpoint.reason);
 
-    const prepared = this.prepare(built.message, endpoint.url);
+    let authorization: string;
+    try {
+      authorization = this.signer.authorization(endpoint.url.origin);
+    } catch (err) {
+      // Our key or contact, never the user's subscription: keep the pushkey.
+      this.env.metrics.configurationErrors.labels(this.name, 'VAPID_SIGNING').inc();
+      ctx.log.error({ reason: errorText(err) }, 'Web Push configuration problem: cannot sign the VAPID JWT');
+      return { kind: 'misconfigured', reason: 'cannot sign the VAPID JWT' };
+    }
+    const prepared = this.prepare(built.message, endpoint.url, authorization);
     if ('problem' in prepared) {
       ctx.log.info({ reason: prepared.problem }, `rejecting pushkey: ${prepared.problem}`);
       return { kind: 'rejected', reason: prepared.problem };
@@ -84,8 +93,8 @@ export class WebPushPushkin implements Pushkin {
     });
   }
 
-  /** Encrypts the payload for the subscription and signs for its push service, once for every attempt. */
-  private prepare(message: WebPushMessage, url: URL): PreparedRequest | { problem: string } {
+  /** Encrypts the payload for the subscription, once for every attempt; a problem here is the subscription's keys. */
+  private prepare(message: WebPushMessage, url: URL, authorization: string): PreparedRequest | { problem: string } {
     let details: { headers: Record<string, string | number>; body: Buffer };
     try {
       details = generateRequestDetails({ endpoint: message.endpoint, keys: { p256dh: message.p256dh, auth: message.auth } }, message.payload, {
@@ -94,7 +103,7 @@ export class WebPushPushkin implements Pushkin {
         urgency: message.urgency,
         // Signed by VapidSigner, once per push service per hour, rather than by web-push for every
         // message; no vapidDetails (Herald never calls web-push's global setVapidDetails either).
-        headers: { Authorization: this.signer.authorization(url.origin) },
+        headers: { Authorization: authorization },
         ...(message.topic !== undefined ? { topic: message.topic } : {}),
       });
     } catch {
