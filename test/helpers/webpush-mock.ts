@@ -55,6 +55,11 @@ export class WebPushMock {
   private readonly scripts = new Map<string, PushAnswer[]>();
   private readonly defaults = new Map<string, PushAnswer>();
   private readonly sockets = new Set<Socket>();
+  /** TLS connections accepted so far. */
+  connections = 0;
+  inFlight = 0;
+  maxInFlight = 0;
+  private barrier?: { size: number; waiting: Array<() => void> };
   private server!: Http2SecureServer | HttpsServer;
   origin = '';
 
@@ -64,6 +69,7 @@ export class WebPushMock {
     const handler = (req: Request, res: Response) => void mock.handle(req, res);
     mock.server = options.http1Only ? createHttpsServer(tls, handler) : createSecureServer({ ...tls, allowHTTP1: true }, handler);
     mock.server.on('secureConnection', (socket: Socket) => {
+      mock.connections++;
       mock.sockets.add(socket);
       socket.on('close', () => mock.sockets.delete(socket));
     });
@@ -89,6 +95,17 @@ export class WebPushMock {
     this.defaults.set(subscription.id, then);
   }
 
+  /** Holds every answer until `size` requests are in flight at once (proves concurrency). */
+  holdUntilConcurrent(size: number): void {
+    const barrier = { size, waiting: [] as Array<() => void> };
+    this.barrier = barrier;
+    // A gateway that sends one at a time never fills it: let go after a while so the test fails on counts, not on a hang.
+    setTimeout(() => {
+      if (this.barrier === barrier) this.barrier = undefined;
+      for (const release of barrier.waiting.splice(0)) release();
+    }, 10_000).unref();
+  }
+
   receivedBy(subscription: MockSubscription): ReceivedPush[] {
     return this.received.filter((push) => push.subscription === subscription.id);
   }
@@ -110,6 +127,13 @@ export class WebPushMock {
     const keys = id !== undefined ? this.keys.get(id) : undefined;
     if (req.method !== 'POST' || id === undefined || keys === undefined) return reply(res, { status: 404 });
     this.attempts.push({ subscription: id, at: Date.now() });
+    this.inFlight++;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    try {
+      await this.waitAtBarrier();
+    } finally {
+      this.inFlight--;
+    }
 
     const scripted = this.scripts.get(id)?.shift() ?? this.defaults.get(id);
     if (scripted && scripted.status !== 201) return reply(res, scripted);
@@ -147,6 +171,18 @@ export class WebPushMock {
       vapid: vapid.claims,
     });
     reply(res, { status: 201 });
+  }
+
+  private waitAtBarrier(): Promise<void> {
+    const barrier = this.barrier;
+    if (!barrier) return Promise.resolve();
+    return new Promise((resolve) => {
+      barrier.waiting.push(resolve);
+      if (barrier.waiting.length >= barrier.size) {
+        this.barrier = undefined;
+        for (const release of barrier.waiting.splice(0)) release();
+      }
+    });
   }
 
   /** RFC 8292: `vapid t=<JWT>, k=<public key>`, the JWT signed ES256 by that key, for this origin. */

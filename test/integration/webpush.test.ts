@@ -291,6 +291,23 @@ describe('Web Push pushkin (against a mock push service that decrypts what it ge
       assert.equal(await metric(g, 'herald_webpush_endpoints_refused_total', { pushkin: APP, reason: 'private_address' }), 2);
     });
 
+    it('sends the devices of one notification concurrently, as HTTP/2 streams of one connection', async () => {
+      const h2 = await WebPushMock.start({ key: pki.serverKey, cert: pki.serverCert });
+      try {
+        const g = await start({ max_connections: 1 });
+        h2.holdUntilConcurrent(10);
+        const subs = Array.from({ length: 10 }, () => h2.subscribe());
+        const reply = await post(g, notifyBody({ devices: subs.map((sub) => device(sub)) }));
+        assert.deepEqual([reply.status, reply.body], [200, { rejected: [] }]);
+        assert.equal(h2.maxInFlight, 10, 'ten sends in flight at once');
+        assert.equal(h2.connections, 1);
+        assert.deepEqual(new Set(h2.received.map((push) => push.httpVersion)), new Set(['2.0']));
+        assert.deepEqual(h2.problems, []);
+      } finally {
+        await h2.close();
+      }
+    });
+
     it('serves HTTP/1.1 push services too', async () => {
       const h1 = await WebPushMock.start({ key: pki.serverKey, cert: pki.serverCert }, { http1Only: true });
       try {
