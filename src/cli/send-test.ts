@@ -27,7 +27,7 @@ export interface SendTestOptions {
  * Matched against the outcome's reason, first match wins.
  */
 const HINTS: ReadonlyArray<readonly [RegExp, string]> = [
-  [/VAPID/, 'The push service refused the VAPID signature: the browser subscribed with another applicationServerKey than the public key of vapid_private_key (see `herald check-config`).'],
+  [/refused Herald's VAPID/, 'The push service refused the VAPID signature: the browser subscribed with another applicationServerKey than the public key of vapid_private_key (see `herald check-config`).'],
   [/subscription expired/, 'The browser unsubscribed or the subscription expired: the client must subscribe again and register a new pusher.'],
   [/allowed_endpoints/, 'This push service is not in the app\'s allowed_endpoints.'],
   [/non-public address|not a public address/, 'The endpoint is a private or loopback address: Herald refuses those unless allow_private_endpoints is set.'],
