@@ -1,5 +1,6 @@
 import { constants } from 'node:os';
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { isPlainObject } from '../config/section';
 import { VERSION } from '../version';
 import type { ProcessSignals } from './signals';
 
@@ -15,6 +16,17 @@ export function configPath(option: string | undefined, env: NodeJS.ProcessEnv = 
 /** A command interrupted by SIGTERM/SIGINT ends as a shell reports it: 128 + the signal's number. */
 function exitInterrupted(signal: NodeJS.Signals): never {
   process.exit(128 + constants.signals[signal]);
+}
+
+function parseJsonObject(text: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new InvalidArgumentError('not JSON');
+  }
+  if (!isPlainObject(value)) throw new InvalidArgumentError('must be a JSON object');
+  return value;
 }
 
 /**
@@ -51,7 +63,8 @@ export function buildCli(signals: ProcessSignals): Command {
     .requiredOption('--pushkey <key>', 'pushkey of the pusher (e.g. the base64 APNs token or the FCM registration token)')
     .addOption(new Option('--format <format>', 'notification format').choices(['full', 'event_id_only']).default('full'))
     .option('--message <text>', 'message body shown on the device', 'Test notification from Herald')
-    .action(async (options: { config?: string; appId: string; pushkey: string; format: 'full' | 'event_id_only'; message: string }) => {
+    .option('--data <json>', 'pusher data as JSON, e.g. a Web Push subscription: \'{"endpoint": "https://…", "auth": "…"}\'', parseJsonObject)
+    .action(async (options: { config?: string; appId: string; pushkey: string; format: 'full' | 'event_id_only'; message: string; data?: Record<string, unknown> }) => {
       signals.onStop((signal) => {
         process.stdout.write(`result:  interrupted (${signal})\n`);
         exitInterrupted(signal);
@@ -64,6 +77,7 @@ export function buildCli(signals: ProcessSignals): Command {
           pushkey: options.pushkey,
           format: options.format,
           message: options.message,
+          ...(options.data !== undefined ? { data: options.data } : {}),
         },
         process.stdout,
         process.stderr,
@@ -77,6 +91,15 @@ export function buildCli(signals: ProcessSignals): Command {
     .action((pushkey: string) => {
       const { redactPushkey } = require('../util/redact') as typeof import('../util/redact');
       process.stdout.write(`${redactPushkey(pushkey)}\n`);
+    });
+
+  program
+    .command('vapid-keys')
+    .description('make a VAPID key pair for a webpush app: writes the private key (PEM) to FILE, prints the public key for the web app')
+    .argument('<file>', 'where to write the private key (must not exist)')
+    .action((file: string) => {
+      const { vapidKeys } = require('./vapid-keys') as typeof import('./vapid-keys');
+      process.exitCode = vapidKeys(file, process.stdout, process.stderr);
     });
 
   return program;
