@@ -189,7 +189,7 @@ async function buildGeneration(config: HeraldConfig, store: PushStore, clock: Cl
   const proxy = ProxySettings.resolve(config.proxy);
   try {
     for (const app of config.apps) {
-      metrics.forApp(app.name, app.type);
+      metrics.forApp(app.name);
       const pushkin = await app.pushkinType.create(app.settings, pushkinEnv(app, { log, metrics, clock, proxy }));
       pushkins.push(new InflightLimitedPushkin(pushkin, app.inflightRequestLimit, metrics));
     }
