@@ -1,11 +1,11 @@
-import { createServer, type RequestListener, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import type { AppConfig, HeraldConfig } from './config/config';
 import { Dispatcher } from './dispatch/dispatcher';
 import { AppRouter } from './dispatch/router';
 import { guardServer, serverOptions } from './http/protocol';
-import { createRequestListener } from './http/server';
+import { createHttpApp } from './http/server';
 import { Metrics } from './metrics/metrics';
 import { createMetricsServer } from './metrics/server';
 import { InflightLimitedPushkin } from './pushkins/limit';
@@ -39,10 +39,8 @@ interface Generation {
  * listeners, the pushkins and the store, and shuts them down in order.
  */
 export class Gateway {
-  /** Express serves everything but the notify endpoint. */
+  /** The HTTP listener: every route, the notify endpoint included. */
   readonly app: Express;
-  /** The HTTP listener: the notify endpoint, then `app`. */
-  readonly listener: RequestListener;
   readonly log: Logger;
   readonly metrics: Metrics;
   private readonly servers: Server[] = [];
@@ -60,16 +58,15 @@ export class Gateway {
     this.current = generation;
     this.log = log;
     this.metrics = metrics;
-    const http = createRequestListener({
+    this.app = createHttpApp({
       log,
       metrics,
       maxBodyBytes: config.http.maxBodyBytes,
+      accessLog: config.log.accessEnabled,
       accessXForwardedFor: config.log.accessXForwardedFor,
       dispatcher: () => this.current.dispatcher,
       validateResponses,
     });
-    this.app = http.app;
-    this.listener = http.listener;
   }
 
   static async create(config: HeraldConfig, options: GatewayOptions = {}): Promise<Gateway> {
@@ -92,7 +89,7 @@ export class Gateway {
   async listen(): Promise<AddressInfo[]> {
     const addresses: AddressInfo[] = [];
     for (const host of this.config.http.bindAddresses) {
-      const server = createServer(serverOptions(this.config.http), this.listener);
+      const server = createServer(serverOptions(this.config.http), this.app);
       guardServer(server, this.config.http, this.log, this.metrics);
       addresses.push(await this.bind(server, this.config.http.port, host));
     }
@@ -198,7 +195,7 @@ async function buildGeneration(config: HeraldConfig, store: PushStore, clock: Cl
     throw err;
   }
   const router = new AppRouter<Pushkin>(pushkins.map((pushkin) => [pushkin.name, pushkin] as const));
-  return { pushkins, dispatcher: new Dispatcher(router, store, metrics, clock, config.http.notifyDeadlineMs, log) };
+  return { pushkins, dispatcher: new Dispatcher(router, store, metrics, clock, config.http.notifyDeadlineMs, log, config.unknownAppId) };
 }
 
 /** What an app's pushkin is built with (also used by the CLI's check-config and send-test). */

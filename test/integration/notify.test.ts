@@ -93,6 +93,12 @@ describe('POST /_matrix/push/v1/notify', () => {
       const answer = await post(gw, notifyBody(), { headers: { 'content-type': 'text/plain' } });
       assert.equal(answer.status, 200);
     });
+
+    it('reads the body as JSON without a Content-Type header', async () => {
+      // A byte body makes fetch send no Content-Type of its own.
+      const answer = await post(gw, notifyBody(), { headers: {}, body: new TextEncoder().encode(JSON.stringify(notifyBody())) });
+      assert.equal(answer.status, 200);
+    });
   });
 
   describe('refusals', () => {
@@ -135,6 +141,12 @@ describe('POST /_matrix/push/v1/notify', () => {
       const answer = await post(gw, notifyBody({}, { app_id: 'a'.repeat(65) }));
       assert.equal(answer.status, 400);
       assert.match(String(answer.body.error), /app_id/);
+    });
+
+    it('answers 400 M_NOT_JSON for a body that does not decompress', async () => {
+      const answer = await post(gw, 'not gzip at all', { headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' } });
+      assert.equal(answer.status, 400);
+      assert.equal(answer.body.errcode, 'M_NOT_JSON');
     });
 
     it('answers 413 M_TOO_LARGE for a body over the limit', async () => {
