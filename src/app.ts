@@ -66,6 +66,9 @@ export class Gateway {
       accessXForwardedFor: config.log.accessXForwardedFor,
       dispatcher: () => this.current.dispatcher,
       validateResponses,
+      ...(config.http.allowedCallers !== undefined ? { allowedCallers: config.http.allowedCallers } : {}),
+      ...(config.http.rateLimit !== undefined ? { rateLimit: config.http.rateLimit } : {}),
+      clock,
     });
   }
 
