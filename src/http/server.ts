@@ -8,6 +8,7 @@ import type { Clock } from '../util/clock';
 import type { Logger } from '../util/log';
 import { resourcePath } from '../util/resources';
 import { VERSION } from '../version';
+import { oversizeBodies } from './body-limit';
 import { callerGuard } from './caller-guard';
 import { MatrixError } from './errors';
 import { Exchanges } from './exchange';
@@ -94,6 +95,7 @@ export function createHttpApp(options: HttpOptions): Express {
     exchanges.beginNotify,
     ...guard.callers,
     readAsJson,
+    oversizeBodies(options.maxBodyBytes),
     express.json({ type: () => true, limit: options.maxBodyBytes, strict: false }),
     ...validator,
     ...guard.pushkeys,

@@ -62,6 +62,14 @@ async function counter(gw: RunningGateway, name: string, labels: Record<string, 
   return metric?.values.find((v) => Object.entries(labels).every(([k, value]) => v.labels[k] === value))?.value ?? 0;
 }
 
+/** The handler learns of a closed connection asynchronously: wait for the gauge to come back to 0. */
+async function noneInFlight(gw: RunningGateway): Promise<void> {
+  for (let attempt = 0; (await counter(gw, 'sygnal_requests_in_flight')) !== 0; attempt++) {
+    assert.ok(attempt < 250, 'a request stayed in sygnal_requests_in_flight');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 const head = (extra: string) => `POST ${NOTIFY} HTTP/1.1\r\nHost: herald\r\nContent-Type: application/json\r\n${extra}\r\n`;
 
 describe('HTTP protocol errors and listener limits (raw sockets)', function () {
@@ -128,6 +136,50 @@ describe('HTTP protocol errors and listener limits (raw sockets)', function () {
     });
   });
 
+  describe('bodies over http.max_body_bytes', () => {
+    let gw: RunningGateway;
+    before(async () => {
+      gw = await startGateway(APPS, { http: { max_body_bytes: 1024 } });
+    });
+    after(() => gw.close());
+
+    const oversized = Buffer.alloc(256 * 1024, 'x');
+    it('sent with a Content-Length: the 413 reaches the client every time', async () => {
+      for (let i = 0; i < 20; i++) {
+        const answer = await raw(gw, head(`Content-Length: ${oversized.length}\r\n`), oversized);
+        assertMatrixError(answer, 413, 'M_TOO_LARGE', /1024 bytes/);
+      }
+    });
+
+    it('sent chunked: the 413 reaches the client every time', async () => {
+      for (let i = 0; i < 20; i++) {
+        const chunks = [oversized.subarray(0, 100_000), oversized.subarray(100_000)].map((chunk) => Buffer.concat([Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk, Buffer.from('\r\n')]));
+        const answer = await raw(gw, head('Transfer-Encoding: chunked\r\n'), ...chunks, '0\r\n\r\n');
+        assertMatrixError(answer, 413, 'M_TOO_LARGE', /1024 bytes/);
+      }
+    });
+
+    for (const framing of ['Content-Length', 'chunked'] as const) {
+      it(`a sender going on past the discard bound is cut off, not read for ever (${framing})`, async () => {
+        const socket = await open(gw);
+        socket.on('error', () => undefined);
+        let closed = false;
+        socket.once('close', () => (closed = true));
+        socket.write(head(framing === 'chunked' ? 'Transfer-Encoding: chunked\r\n' : `Content-Length: ${1024 * 1024 * 1024}\r\n`));
+        const data = Buffer.alloc(64 * 1024, 'x');
+        const chunk = framing === 'chunked' ? Buffer.concat([Buffer.from(`${data.length.toString(16)}\r\n`), data, Buffer.from('\r\n')]) : data;
+        let sent = 0;
+        while (!closed && sent < 64 * 1024 * 1024) {
+          if (!socket.write(chunk)) await new Promise((resolve) => setTimeout(resolve, 5));
+          sent += chunk.length;
+        }
+        await new Promise((resolve) => (closed ? resolve(undefined) : socket.once('close', resolve)));
+        assert.ok(sent < 64 * 1024 * 1024, `the server was still reading after ${sent} bytes`);
+        await noneInFlight(gw);
+      });
+    }
+  });
+
   describe('timeouts from the configuration', () => {
     let gw: RunningGateway;
     before(async () => {
@@ -141,11 +193,7 @@ describe('HTTP protocol errors and listener limits (raw sockets)', function () {
       const answer = await raw(gw, head('Content-Length: 100\r\n') + '{"notification":');
       assertMatrixError(answer, 408, 'M_UNKNOWN', /1000 ms/);
       assert.ok(answer.closedAfterMs >= 1_000 && answer.closedAfterMs < 6_000, `closed after ${answer.closedAfterMs} ms`);
-      // The handler learns of the closed connection asynchronously.
-      for (let attempt = 0; (await counter(gw, 'sygnal_requests_in_flight')) !== 0; attempt++) {
-        assert.ok(attempt < 100, 'the stalled request stayed in requests_in_flight');
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
+      await noneInFlight(gw);
     });
 
     it('headers never finished → 408 after headers_timeout_ms', async () => {
