@@ -16,9 +16,10 @@ function cutOff(): Error {
 /**
  * Before express.json(): bodies over `maxBodyBytes` are read and dropped, up to
  * OVERSIZE_DISCARD_BYTES more, before the 413 is answered (with `connection: close`).
- * A declared Content-Length is handled here; a chunked body is read by express.json(),
- * which refuses it past the limit and reads the rest, so here it is only counted, and
- * cut off past the bound.
+ * A declared Content-Length is handled here (past the bound, the 413 goes out at once,
+ * and a client still sending may see a reset instead); a chunked body is read by
+ * express.json(), which refuses it past the limit and reads the rest, so here it is only
+ * counted, and cut off past the bound.
  */
 export function oversizeBodies(maxBodyBytes: number): RequestHandler {
   const bound = maxBodyBytes + OVERSIZE_DISCARD_BYTES;
@@ -31,6 +32,11 @@ export function oversizeBodies(maxBodyBytes: number): RequestHandler {
     const declared = header === undefined ? undefined : Number(header);
     if (declared !== undefined && declared <= maxBodyBytes) {
       next();
+      return;
+    }
+    if (declared !== undefined && declared > bound) {
+      // It will not fit in the bound: answered at once, and the connection closed.
+      next(tooLarge());
       return;
     }
     let seen = 0;
