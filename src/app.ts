@@ -4,6 +4,7 @@ import type { Express } from 'express';
 import type { AppConfig, HeraldConfig } from './config/config';
 import { Dispatcher } from './dispatch/dispatcher';
 import { AppRouter } from './dispatch/router';
+import { guardServer, serverOptions } from './http/protocol';
 import { createHttpApp } from './http/server';
 import { Metrics } from './metrics/metrics';
 import { createMetricsServer } from './metrics/server';
@@ -66,6 +67,9 @@ export class Gateway {
       accessXForwardedFor: config.log.accessXForwardedFor,
       dispatcher: () => this.current.dispatcher,
       validateResponses,
+      ...(config.http.allowedCallers !== undefined ? { allowedCallers: config.http.allowedCallers } : {}),
+      ...(config.http.rateLimit !== undefined ? { rateLimit: config.http.rateLimit } : {}),
+      clock,
     });
   }
 
@@ -89,9 +93,8 @@ export class Gateway {
   async listen(): Promise<AddressInfo[]> {
     const addresses: AddressInfo[] = [];
     for (const host of this.config.http.bindAddresses) {
-      const server = createServer({ keepAliveTimeout: 65_000 }, this.app);
-      // Keep the socket's request timeout above the notify deadline.
-      server.requestTimeout = this.config.http.notifyDeadlineMs + 30_000;
+      const server = createServer(serverOptions(this.config.http), this.app);
+      guardServer(server, this.config.http, this.log, this.metrics);
       addresses.push(await this.bind(server, this.config.http.port, host));
     }
     return addresses;
@@ -157,6 +160,12 @@ function restartOnlyChanges(running: HeraldConfig, next: HeraldConfig): string[]
     ['http.port', running.http.port, next.http.port],
     ['http.bind_addresses', running.http.bindAddresses, next.http.bindAddresses],
     ['http.max_body_bytes', running.http.maxBodyBytes, next.http.maxBodyBytes],
+    ['http.request_timeout_ms', running.http.requestTimeoutMs, next.http.requestTimeoutMs],
+    ['http.headers_timeout_ms', running.http.headersTimeoutMs, next.http.headersTimeoutMs],
+    ['http.keep_alive_timeout_ms', running.http.keepAliveTimeoutMs, next.http.keepAliveTimeoutMs],
+    ['http.max_connections', running.http.maxConnections, next.http.maxConnections],
+    ['http.allowed_callers', running.http.allowedCallers, next.http.allowedCallers],
+    ['http.rate_limit', running.http.rateLimit, next.http.rateLimit],
     ['log', running.log, next.log],
     ['metrics', running.metrics, next.metrics],
     ['store', running.store, next.store],

@@ -71,6 +71,9 @@ export class Metrics {
   readonly configurationErrors: Counter<'pushkin' | 'reason'>;
   readonly retries: Counter<'pushkin'>;
   readonly deadlineExceeded: Counter<'pushkin'>;
+  readonly protocolErrors: Counter<'code'>;
+  readonly connectionsDropped: Counter;
+  readonly callersRefused: Counter<'reason'>;
 
   constructor(options: { registry?: Registry; defaultMetrics?: boolean } = {}) {
     this.registry = options.registry ?? new Registry();
@@ -248,6 +251,23 @@ export class Metrics {
       name: 'herald_upstream_deadline_exceeded_total',
       help: 'Devices given up on because the per-request deadline passed',
       labelNames: ['pushkin'],
+      registers,
+    });
+    this.protocolErrors = new Counter({
+      name: 'herald_http_protocol_errors_total',
+      help: "Requests answered before reaching Herald's handlers: malformed HTTP (400, 431), too slow (408), unknown Expect (417)",
+      labelNames: ['code'],
+      registers,
+    });
+    this.connectionsDropped = new Counter({
+      name: 'herald_http_connections_dropped_total',
+      help: 'Connections closed on arrival because http.max_connections were open',
+      registers,
+    });
+    this.callersRefused = new Counter({
+      name: 'herald_callers_refused_total',
+      help: 'Notify requests refused by caller protection: not_allowed (403), caller_rate or pushkey_rate (429)',
+      labelNames: ['reason'],
       registers,
     });
     this.unroutable.labels('unknown').inc(0);
