@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import request from 'supertest';
 import { startGateway, notifyBody, type RunningGateway } from '../helpers/gateway';
 import { ScriptedPlatform } from '../helpers/scripted-pushkin';
+import { assertDocumentedNotifyFailure } from '../helpers/openapi-document';
 import { assertUpstreamNotifyResponse } from '../helpers/upstream-schema';
 
 const NOTIFY = '/_matrix/push/v1/notify';
@@ -36,6 +37,7 @@ async function post(gw: RunningGateway, body: unknown, headers: Record<string, s
   assert.match(response.headers['content-type'] ?? '', /^application\/json/, `content-type of ${response.text}`);
   const parsed = JSON.parse(response.text) as Record<string, unknown>;
   if (response.status === 200) assertUpstreamNotifyResponse(parsed);
+  if (response.status === 502) assertDocumentedNotifyFailure(parsed);
   return { status: response.status, body: parsed, headers: response.headers as Record<string, string> };
 }
 
