@@ -61,6 +61,7 @@ export class Gateway {
       log,
       metrics,
       maxBodyBytes: config.http.maxBodyBytes,
+      accessLog: config.log.accessEnabled,
       accessXForwardedFor: config.log.accessXForwardedFor,
       dispatcher: () => this.current.dispatcher,
       validateResponses,
@@ -179,7 +180,7 @@ async function buildGeneration(config: HeraldConfig, store: PushStore, clock: Cl
   const proxy = ProxySettings.resolve(config.proxy);
   try {
     for (const app of config.apps) {
-      metrics.forApp(app.name, app.type);
+      metrics.forApp(app.name);
       const pushkin = await app.pushkinType.create(app.settings, pushkinEnv(app, { log, metrics, clock, proxy }));
       pushkins.push(new InflightLimitedPushkin(pushkin, app.inflightRequestLimit, metrics));
     }
@@ -188,7 +189,7 @@ async function buildGeneration(config: HeraldConfig, store: PushStore, clock: Cl
     throw err;
   }
   const router = new AppRouter<Pushkin>(pushkins.map((pushkin) => [pushkin.name, pushkin] as const));
-  return { pushkins, dispatcher: new Dispatcher(router, store, metrics, clock, config.http.notifyDeadlineMs, log) };
+  return { pushkins, dispatcher: new Dispatcher(router, store, metrics, clock, config.http.notifyDeadlineMs, log, config.unknownAppId) };
 }
 
 /** What an app's pushkin is built with (also used by the CLI's check-config and send-test). */

@@ -242,7 +242,7 @@ describe('POST /_matrix/push/v1/notify', () => {
       const warned = gw.logs.lines.filter((l) => l.level === 40).map((l) => `${String(l.app_id)} ${String(l.msg)}`);
       assert.ok(warned.some((w) => w.startsWith('com.unknown.app') && w.includes('matches no configured app')));
       assert.ok(warned.some((w) => w.startsWith('org.ambiguous.two') && w.includes('org.ambiguous.*, org.*.two')));
-      const metrics = await gw.metrics.registry.getSingleMetricAsString('sygnal_unroutable_pushkeys_total');
+      const metrics = await gw.metrics.registry.getSingleMetricAsString('herald_unroutable_pushkeys_total');
       assert.match(metrics, /reason="unknown"\} 2/);
       assert.match(metrics, /reason="ambiguous"\} 1/);
     });
@@ -316,7 +316,7 @@ describe('POST /_matrix/push/v1/notify', () => {
       assert.equal(second.status, 200);
       assert.deepEqual(second.body.rejected, ['reject-later']);
       assert.equal(platform.countFor('reject-later'), 1);
-      const metrics = await gw.metrics.registry.getSingleMetricAsString('sygnal_rejected_from_memory_total');
+      const metrics = await gw.metrics.registry.getSingleMetricAsString('herald_rejected_from_memory_total');
       assert.match(metrics, /pushkin="com.example.app"\} 1/);
     });
 
@@ -337,7 +337,7 @@ describe('POST /_matrix/push/v1/notify', () => {
       assert.equal(devices[1]?.outcome, 'retry');
       assert.match(devices[1]?.reason ?? '', /deadline/);
       assert.equal(devices[0]?.outcome, 'delivered');
-      const exceeded = await gw.metrics.registry.getSingleMetricAsString('sygnal_upstream_deadline_exceeded_total');
+      const exceeded = await gw.metrics.registry.getSingleMetricAsString('herald_upstream_deadline_exceeded_total');
       assert.match(exceeded, /pushkin="com.example.app"\} 1/);
     });
   });
@@ -348,7 +348,7 @@ describe('POST /_matrix/push/v1/notify', () => {
       assert.equal((await post(gw, body)).status, 200);
       assert.equal((await post(gw, body)).status, 200);
       assert.equal(platform.countFor('delivered-dup'), 1);
-      const metrics = await gw.metrics.registry.getSingleMetricAsString('sygnal_deduplicated_total');
+      const metrics = await gw.metrics.registry.getSingleMetricAsString('herald_deduplicated_total');
       assert.match(metrics, /pushkin="com.example.app"\} 1/);
     });
 
