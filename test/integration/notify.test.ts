@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
+import request from 'supertest';
 import { startGateway, notifyBody, type RunningGateway } from '../helpers/gateway';
 import { ScriptedPlatform } from '../helpers/scripted-pushkin';
+import { assertDocumentedNotifyFailure } from '../helpers/openapi-document';
 import { assertUpstreamNotifyResponse } from '../helpers/upstream-schema';
 
 const NOTIFY = '/_matrix/push/v1/notify';
@@ -23,21 +25,20 @@ apps:
 interface Answer {
   status: number;
   body: Record<string, unknown>;
-  headers: Headers;
+  headers: Record<string, string>;
 }
 
-async function post(gw: RunningGateway, body: unknown, init: RequestInit = {}): Promise<Answer> {
-  const response = await fetch(gw.url + NOTIFY, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: typeof body === 'string' ? body : JSON.stringify(body),
-    ...init,
-  });
-  const text = await response.text();
-  assert.match(response.headers.get('content-type') ?? '', /^application\/json/, `content-type of ${text}`);
-  const parsed = JSON.parse(text) as Record<string, unknown>;
+/** POSTs to the notify endpoint of the gateway's Express app; JSON unless other headers are given. */
+async function post(gw: RunningGateway, body: unknown, headers: Record<string, string> = { 'content-type': 'application/json' }): Promise<Answer> {
+  const response = await request(gw.gateway.app)
+    .post(NOTIFY)
+    .set(headers)
+    .send(typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body));
+  assert.match(response.headers['content-type'] ?? '', /^application\/json/, `content-type of ${response.text}`);
+  const parsed = JSON.parse(response.text) as Record<string, unknown>;
   if (response.status === 200) assertUpstreamNotifyResponse(parsed);
-  return { status: response.status, body: parsed, headers: response.headers };
+  if (response.status === 502) assertDocumentedNotifyFailure(parsed);
+  return { status: response.status, body: parsed, headers: response.headers as Record<string, string> };
 }
 
 describe('POST /_matrix/push/v1/notify', () => {
@@ -90,13 +91,13 @@ describe('POST /_matrix/push/v1/notify', () => {
     }
 
     it('reads the body as JSON even without a JSON content type', async () => {
-      const answer = await post(gw, notifyBody(), { headers: { 'content-type': 'text/plain' } });
+      const answer = await post(gw, JSON.stringify(notifyBody()), { 'content-type': 'text/plain' });
       assert.equal(answer.status, 200);
     });
 
     it('reads the body as JSON without a Content-Type header', async () => {
-      // A byte body makes fetch send no Content-Type of its own.
-      const answer = await post(gw, notifyBody(), { headers: {}, body: new TextEncoder().encode(JSON.stringify(notifyBody())) });
+      // A Buffer body makes supertest send no Content-Type of its own.
+      const answer = await post(gw, Buffer.from(JSON.stringify(notifyBody())), {});
       assert.equal(answer.status, 200);
     });
   });
@@ -144,7 +145,7 @@ describe('POST /_matrix/push/v1/notify', () => {
     });
 
     it('answers 400 M_NOT_JSON for a body that does not decompress', async () => {
-      const answer = await post(gw, 'not gzip at all', { headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' } });
+      const answer = await post(gw, 'not gzip at all', { 'content-type': 'application/json', 'content-encoding': 'gzip' });
       assert.equal(answer.status, 400);
       assert.equal(answer.body.errcode, 'M_NOT_JSON');
     });
@@ -173,22 +174,35 @@ describe('POST /_matrix/push/v1/notify', () => {
     });
 
     it('answers 404 M_UNRECOGNIZED for an unknown path', async () => {
-      const response = await fetch(`${gw.url}/_matrix/push/v1/nothing`, { method: 'POST', body: '{}' });
+      const response = await request(gw.gateway.app).post('/_matrix/push/v1/nothing').type('json').send('{}');
       assert.equal(response.status, 404);
-      assert.deepEqual(await response.json(), { errcode: 'M_UNRECOGNIZED', error: 'unrecognized request' });
+      assert.deepEqual(response.body, { errcode: 'M_UNRECOGNIZED', error: 'unrecognized request' });
     });
 
     it('answers 405 M_UNRECOGNIZED with Allow for a wrong method', async () => {
-      const response = await fetch(gw.url + NOTIFY);
-      assert.equal(response.status, 405);
-      assert.equal(response.headers.get('allow'), 'POST');
-      assert.equal(((await response.json()) as { errcode: string }).errcode, 'M_UNRECOGNIZED');
+      const notify = await request(gw.gateway.app).get(NOTIFY);
+      assert.equal(notify.status, 405);
+      assert.equal(notify.headers.allow, 'POST');
+      assert.equal(notify.body.errcode, 'M_UNRECOGNIZED');
+      const health = await request(gw.gateway.app).post('/health');
+      assert.equal(health.status, 405);
+      assert.equal(health.headers.allow, 'GET');
+    });
+
+    it('answers a notification at the path with a trailing slash too', async () => {
+      const response = await request(gw.gateway.app).post(`${NOTIFY}/`).type('json').send(JSON.stringify(notifyBody()));
+      assert.equal(response.status, 200);
+    });
+
+    it('ignores a query string', async () => {
+      const response = await request(gw.gateway.app).post(`${NOTIFY}?since=1`).type('json').send(JSON.stringify(notifyBody()));
+      assert.equal(response.status, 200);
     });
 
     it('GET /health names Herald and its version', async () => {
-      const response = await fetch(`${gw.url}/health`);
+      const response = await request(gw.gateway.app).get('/health');
       assert.equal(response.status, 200);
-      assert.match(await response.text(), /^OK, herald \d+\.\d+\.\d+$/);
+      assert.match(response.text, /^OK, herald \d+\.\d+\.\d+$/);
     });
   });
 
@@ -272,7 +286,7 @@ describe('POST /_matrix/push/v1/notify', () => {
         },
       });
       assert.equal(answer.status, 502);
-      assert.equal(answer.headers.get('retry-after'), '2');
+      assert.equal(answer.headers['retry-after'], '2');
       assert.deepEqual(answer.body.rejected, ['reject-b']);
       const outcomes = (answer.body.devices as Array<{ pushkey: string; outcome: string }>).map((d) => [d.pushkey, d.outcome]);
       assert.deepEqual(outcomes, [
