@@ -3,6 +3,7 @@ import express, { type Express } from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
 import type { Dispatcher } from '../dispatch/dispatcher';
 import type { Metrics } from '../metrics/metrics';
+import type { StoreHealth } from '../store/store';
 import type { Logger } from '../util/log';
 import { VERSION } from '../version';
 import { logAccess, requestIds } from './access-log';
@@ -19,6 +20,8 @@ export interface HttpOptions {
   /** Take the client address from X-Forwarded-For. */
   readonly accessXForwardedFor: boolean;
   dispatcher(): Dispatcher;
+  /** Said by /health; a degraded store keeps it 200 (see createExpressApp). */
+  storeHealth?(): StoreHealth;
   /** Validate our own notify answers against the OpenAPI document (tests). */
   readonly validateResponses?: boolean;
 }
@@ -27,7 +30,7 @@ export interface HttpOptions {
  * Everything but the notify endpoint: /health, and the Matrix errors for unknown paths
  * (404) and wrong methods (405, with Allow, as our OpenAPI document says).
  */
-export function createExpressApp(options: Pick<HttpOptions, 'log' | 'accessXForwardedFor'>): Express {
+export function createExpressApp(options: Pick<HttpOptions, 'log' | 'accessXForwardedFor' | 'storeHealth'>): Express {
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
@@ -38,8 +41,12 @@ export function createExpressApp(options: Pick<HttpOptions, 'log' | 'accessXForw
     res.once('finish', () => logAccess(options.log, req, res.statusCode, started, id, options.accessXForwardedFor));
     next();
   });
+  // Still 200 with a degraded store: Herald keeps delivering without it, and every
+  // instance shares the same Redis, so a load balancer taking them out would stop all.
   app.get('/health', (_req, res) => {
-    res.type('text/plain').send(`OK, herald ${VERSION}`);
+    const store = options.storeHealth?.();
+    const degraded = store?.state === 'degraded' ? `; store degraded: ${store.reason}` : '';
+    res.type('text/plain').send(`OK, herald ${VERSION}${degraded}`);
   });
   app.use(OpenApiValidator.middleware({ apiSpec: OPENAPI_PATH, validateRequests: true, validateApiSpec: false, fileUploader: false }));
   app.use(() => {

@@ -51,6 +51,7 @@ export class Metrics {
   readonly configurationErrors: Counter<'pushkin' | 'reason'>;
   readonly retries: Counter<'pushkin'>;
   readonly deadlineExceeded: Counter<'pushkin'>;
+  readonly storeErrors: Counter<'operation'>;
 
   constructor(options: { registry?: Registry; defaultMetrics?: boolean } = {}) {
     this.registry = options.registry ?? new Registry();
@@ -198,6 +199,12 @@ export class Metrics {
       name: 'sygnal_upstream_deadline_exceeded_total',
       help: 'Devices given up on because the per-request deadline passed',
       labelNames: ['pushkin'],
+      registers,
+    });
+    this.storeErrors = new Counter({
+      name: 'herald_store_errors_total',
+      help: 'Store (Redis) calls that failed or timed out, by operation; Herald went on without the store',
+      labelNames: ['operation'],
       registers,
     });
     this.unroutable.labels('unknown').inc(0);
