@@ -1,6 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import assert from 'node:assert/strict';
 import { createServer, type AddressInfo } from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
 import { createClient } from 'redis';
+import type { PushStore } from '../../src/store/store';
 import { tempDir } from './temp';
 
 /** Servers still running when the test process exits (mocha's `exit` skips later hooks). */
@@ -99,4 +102,12 @@ async function freePort(): Promise<number> {
   const { port } = server.address() as AddressInfo;
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
+}
+
+/** A RedisStore connects in the background; resolves once it says it is healthy. */
+export async function waitUntilHealthy(store: PushStore): Promise<void> {
+  for (let i = 0; store.health().state !== 'ok'; i++) {
+    if (i > 1_000) assert.fail(`store never became healthy: ${JSON.stringify(store.health())}`);
+    await delay(10);
+  }
 }

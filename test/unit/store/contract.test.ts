@@ -5,7 +5,7 @@ import { MemoryStore } from '../../../src/store/memory';
 import { RedisStore } from '../../../src/store/redis';
 import { deliveryKey, type PushStore } from '../../../src/store/store';
 import { createLogger } from '../../../src/util/log';
-import { RedisServer } from '../../helpers/redis-server';
+import { RedisServer, waitUntilHealthy } from '../../helpers/redis-server';
 
 /**
  * The PushStore contract, one table of cases run against every backend. `first` and
@@ -118,11 +118,3 @@ describe('store contract', () => {
     }
   });
 });
-
-/** A RedisStore connects in the background; the contract is about a connected one. */
-export async function waitUntilHealthy(store: PushStore): Promise<void> {
-  for (let i = 0; store.health().state !== 'ok'; i++) {
-    if (i > 500) assert.fail(`store never became healthy: ${JSON.stringify(store.health())}`);
-    await delay(10);
-  }
-}
