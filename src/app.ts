@@ -79,6 +79,7 @@ export class Gateway {
     const store = options.store ?? createStore(config.store, { log, metrics });
     let generation: Generation;
     try {
+      await store.open();
       generation = await buildGeneration(config, store, clock, log, metrics);
     } catch (err) {
       if (!options.store) await store.close();

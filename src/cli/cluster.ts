@@ -3,6 +3,7 @@ import { AggregatorRegistry } from 'prom-client';
 import { listenOn } from '../app';
 import type { HeraldConfig } from '../config/config';
 import { createMetricsServer } from '../metrics/server';
+import { describeStore } from '../store/create';
 import type { Logger } from '../util/log';
 import { VERSION } from '../version';
 
@@ -25,7 +26,8 @@ const MAX_RESTART_DELAY_MS = 30_000;
  * The cluster primary (`workers: N`): forks N workers that share the notify port,
  * replaces one that dies (with a growing delay while replacements keep dying), forwards SIGHUP (each worker reloads the file itself) and
  * SIGTERM/SIGINT (each finishes its requests), and serves the metrics of all workers
- * added up. Each worker has its own in-memory store.
+ * added up. The workers share what they remember through Redis (a memory store
+ * with workers > 1 is refused by the configuration).
  */
 export function runPrimary(config: HeraldConfig, log: Logger): Promise<number> {
   const aggregator = new AggregatorRegistry();
@@ -59,6 +61,7 @@ export function runPrimary(config: HeraldConfig, log: Logger): Promise<number> {
         listen,
         ...(metricsAddress ? { metrics: `http://${metricsAddress.address}:${metricsAddress.port}/metrics` } : {}),
         apps: config.apps.map((a) => `${a.name} (${a.type})`),
+        store: describeStore(config.store),
       },
       'herald is ready',
     );

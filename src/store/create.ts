@@ -2,7 +2,7 @@ import type { StoreConfig } from '../config/config';
 import type { Metrics } from '../metrics/metrics';
 import type { Logger } from '../util/log';
 import { MemoryStore } from './memory';
-import { RedisStore } from './redis';
+import { RedisStore, redactRedisUrl } from './redis';
 import type { PushStore } from './store';
 
 /** The store `store.type` names. */
@@ -17,4 +17,9 @@ export function createStore(config: StoreConfig, env: { log: Logger; metrics: Me
     });
   }
   return new MemoryStore(config);
+}
+
+/** The store for the "herald is ready" line: its type, and where (the URL without its password). */
+export function describeStore(config: StoreConfig): string {
+  return config.redis ? `redis ${redactRedisUrl(config.redis.url)} (key prefix ${JSON.stringify(config.redis.keyPrefix)})` : 'memory';
 }

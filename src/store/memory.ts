@@ -27,6 +27,8 @@ export class MemoryStore implements PushStore {
     this.delivered = new ExpiringSet(options.dedupTtlSeconds * 1000, options.dedupMaxEntries, this.now);
   }
 
+  async open(): Promise<void> {}
+
   async isRejected(appId: string, pushkey: string): Promise<boolean> {
     return this.rejected.has(appId + SEP + pushkey);
   }

@@ -32,6 +32,8 @@ const RELEASE_OWN_CLAIM = "if redis.call('GET', KEYS[1]) == ARGV[1] then return 
 const LOG_INTERVAL_MS = 10_000;
 const RECONNECT_MAX_DELAY_MS = 2_000;
 const CONNECT_TIMEOUT_MS = 2_000;
+/** How long start-up waits for Redis before serving without it. */
+const OPEN_WAIT_MS = 5_000;
 /** Commands waiting beyond this fail at once instead of queueing while Redis is slow. */
 const MAX_QUEUED_COMMANDS = 10_000;
 
@@ -95,10 +97,28 @@ export class RedisStore implements PushStore {
       if (this.failure !== undefined) options.log.info('store reachable again');
       this.failure = undefined;
     });
-    // Not awaited: Herald serves (degraded) while Redis is still unreachable at start-up.
+  }
+
+  async open(): Promise<void> {
+    if (this.client.isOpen) return;
+    const ready = new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.client.off('ready', done);
+        resolve();
+      };
+      const timer = setTimeout(done, OPEN_WAIT_MS).unref();
+      this.client.on('ready', done);
+    });
+    // Not awaited: the client keeps reconnecting in the background, and Herald serves
+    // (degraded) while Redis is unreachable.
     this.client.connect().catch((err: unknown) => {
       if (!this.closed) this.failed('connection', err);
     });
+    await ready;
+    if (!this.client.isReady && !this.closed) {
+      this.options.log.warn({ wait_ms: OPEN_WAIT_MS }, 'Redis not reachable at start-up; serving without it until it is');
+    }
   }
 
   async isRejected(appId: string, pushkey: string): Promise<boolean> {

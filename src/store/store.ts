@@ -18,6 +18,11 @@ export type StoreHealth = { readonly state: 'ok' } | { readonly state: 'degraded
  * every process then sees the same dead pushkeys and the same deliveries.
  */
 export interface PushStore {
+  /**
+   * Connects, if the store has anything to connect to. Resolves once it answers, or after a
+   * bounded wait without it (the store is then degraded and Herald serves regardless).
+   */
+  open(): Promise<void>;
   /** True when an earlier request found this pushkey dead (and the memory has not expired). */
   isRejected(appId: string, pushkey: string): Promise<boolean>;
   /** Remembers a dead pushkey so it is rejected again on the next call that carries it. */

@@ -1,9 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import assert from 'node:assert/strict';
 import { createServer, type AddressInfo } from 'node:net';
-import { setTimeout as delay } from 'node:timers/promises';
 import { createClient } from 'redis';
-import type { PushStore } from '../../src/store/store';
 import { tempDir } from './temp';
 
 /** Servers still running when the test process exits (mocha's `exit` skips later hooks). */
@@ -104,10 +101,3 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-/** A RedisStore connects in the background; resolves once it says it is healthy. */
-export async function waitUntilHealthy(store: PushStore): Promise<void> {
-  for (let i = 0; store.health().state !== 'ok'; i++) {
-    if (i > 1_000) assert.fail(`store never became healthy: ${JSON.stringify(store.health())}`);
-    await delay(10);
-  }
-}

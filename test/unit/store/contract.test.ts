@@ -5,7 +5,7 @@ import { MemoryStore } from '../../../src/store/memory';
 import { RedisStore } from '../../../src/store/redis';
 import { deliveryKey, type PushStore } from '../../../src/store/store';
 import { createLogger } from '../../../src/util/log';
-import { RedisServer, waitUntilHealthy } from '../../helpers/redis-server';
+import { RedisServer } from '../../helpers/redis-server';
 
 /**
  * The PushStore contract, one table of cases run against every backend. `first` and
@@ -87,6 +87,7 @@ describe('store contract', () => {
     for (const [name, run] of CASES) {
       it(name, async () => {
         const store = new MemoryStore({ ...TTL, rejectedMaxEntries: 100, dedupMaxEntries: 100 });
+        await store.open();
         await run({ first: store, second: store });
       });
     }
@@ -112,7 +113,7 @@ describe('store contract', () => {
         const keyPrefix = `contract-${stores.length}-${Math.random().toString(36).slice(2)}:`;
         const make = () => new RedisStore({ url: server.url, keyPrefix, timeoutMs: 2_000, ...TTL, log: createLogger('silent'), errors: new Metrics().storeErrors });
         stores = [make(), make()];
-        await Promise.all(stores.map((store) => waitUntilHealthy(store)));
+        await Promise.all(stores.map((store) => store.open()));
         await run({ first: stores[0] as RedisStore, second: stores[1] as RedisStore });
       });
     }
