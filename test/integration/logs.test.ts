@@ -35,6 +35,22 @@ describe('logs', () => {
     assert.ok(String(warning?.event_id).startsWith('$'));
   });
 
+  it('write health probes at debug, other requests at info', async () => {
+    gw = await startGateway(APPS, { pushkinTypes: new ScriptedPlatform().types() });
+    const health = await fetch(`${gw.url}/health`);
+    assert.equal(health.status, 200);
+    await health.arrayBuffer();
+    await notify(gw, []);
+    const access = gw.logs.lines.filter((line) => line.msg === 'request');
+    assert.deepEqual(
+      access.map((line) => [line.path, line.level]),
+      [
+        ['/health', 20],
+        ['/_matrix/push/v1/notify', 30],
+      ],
+    );
+  });
+
   it('take the client address from X-Forwarded-For only when configured', async () => {
     gw = await startGateway(`log: {access: {x_forwarded_for: true}}\n${APPS}`, { pushkinTypes: new ScriptedPlatform().types() });
     await notify(gw, [], { 'x-forwarded-for': '203.0.113.7, 10.0.0.1' });
@@ -43,6 +59,18 @@ describe('logs', () => {
     gw = await startGateway(APPS, { pushkinTypes: new ScriptedPlatform().types() });
     await notify(gw, [], { 'x-forwarded-for': '203.0.113.7' });
     assert.equal(gw.logs.lines.find((line) => line.msg === 'request')?.client, '127.0.0.1');
+  });
+
+  it("write no access line with Sygnal's log.access.enabled: false, and still the lines about devices", async () => {
+    gw = await startGateway(`log: {access: {enabled: false}}\n${APPS}`, { pushkinTypes: new ScriptedPlatform().types() });
+    assert.equal(await notify(gw, [{ app_id: 'com.unknown', pushkey: 'pk-1' }]), 200);
+    const health = await fetch(`${gw.url}/health`);
+    await health.arrayBuffer();
+    const missing = await fetch(`${gw.url}/nowhere`);
+    await missing.arrayBuffer();
+    assert.equal(missing.status, 404);
+    assert.deepEqual(gw.logs.lines.filter((line) => line.msg === 'request'), []);
+    assert.ok(gw.logs.lines.some((line) => String(line.msg).startsWith('rejecting pushkey')));
   });
 
   it('never contain a pushkey, whatever happens to it', async () => {
