@@ -34,6 +34,11 @@ const RECONNECT_MAX_DELAY_MS = 2_000;
 const CONNECT_TIMEOUT_MS = 2_000;
 /** How long start-up waits for Redis before serving without it. */
 const OPEN_WAIT_MS = 5_000;
+/**
+ * After a call times out, the next calls skip Redis for this long: a frozen or overloaded
+ * Redis then costs each notification nothing, instead of a timeout per call.
+ */
+const SKIP_AFTER_TIMEOUT_MS = 1_000;
 /** Commands waiting beyond this fail at once instead of queueing while Redis is slow. */
 const MAX_QUEUED_COMMANDS = 10_000;
 
@@ -66,7 +71,8 @@ export function redactRedisUrl(url: string): string {
  * Redis is an aid, never a gate: a call that fails or takes longer than `timeoutMs`
  * answers as if nothing were remembered (not rejected, free to send) so notifications
  * still go out — a possible duplicate is the lesser evil — and is logged at a bounded
- * rate and counted. The client reconnects by itself; until it has, calls fail at once.
+ * rate and counted. The client reconnects by itself; until it has, calls fail at once,
+ * as they do for a second after a timeout.
  */
 export class RedisStore implements PushStore {
   private readonly client: ReturnType<typeof createClient>;
@@ -74,6 +80,8 @@ export class RedisStore implements PushStore {
   /** The last failure's message while it is more recent than the last success. */
   private failure: string | undefined;
   private lastLogAt = -Infinity;
+  /** After a timeout, calls skip Redis until then (performance.now()). */
+  private skipUntil = 0;
   private unlogged = 0;
   private closed = false;
 
@@ -170,9 +178,16 @@ export class RedisStore implements PushStore {
       this.failed(operation, new Error('not connected'));
       return fallback;
     }
+    if (performance.now() < this.skipUntil) {
+      this.failed(operation, new Error(`skipped for ${SKIP_AFTER_TIMEOUT_MS} ms after a timeout`));
+      return fallback;
+    }
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${this.options.timeoutMs} ms`)), this.options.timeoutMs);
+      timer = setTimeout(() => {
+        this.skipUntil = performance.now() + SKIP_AFTER_TIMEOUT_MS;
+        reject(new Error(`no answer within ${this.options.timeoutMs} ms`));
+      }, this.options.timeoutMs);
     });
     try {
       const result = await Promise.race([command(), timeout]);
