@@ -73,7 +73,7 @@ export class Gateway {
     const log = options.log ?? createLogger(config.log.level);
     const metrics = options.metrics ?? new Metrics({ defaultMetrics: true });
     const clock = options.clock ?? systemClock;
-    const store = options.store ?? createStore(config.store, { log, metrics });
+    const store = options.store ?? (await createStore(config.store, { log, metrics }));
     let generation: Generation;
     try {
       await store.open();

@@ -50,18 +50,6 @@ export function rejectionKey(appId: string, pushkey: string): string {
   return hash('sha256', `${appId}\u0000${pushkey}`, 'base64').slice(0, 16);
 }
 
-/** The URL with its password (and user name) replaced, for logs. */
-export function redactRedisUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    if (parsed.username) parsed.username = '***';
-    return parsed.toString();
-  } catch {
-    return '(unparseable URL)';
-  }
-}
-
 /**
  * The store shared through Redis by every worker and every instance. Keys (after the
  * prefix): `r:<rejectionKey>` = "1" for a dead pushkey, expiring after the rejection

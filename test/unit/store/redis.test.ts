@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Metrics } from '../../../src/metrics/metrics';
-import { RedisStore, redactRedisUrl, rejectionKey, type RedisStoreOptions } from '../../../src/store/redis';
+import { redactRedisUrl } from '../../../src/store/create';
+import { RedisStore, rejectionKey, type RedisStoreOptions } from '../../../src/store/redis';
 import { deliveryKey } from '../../../src/store/store';
 import { createLogger } from '../../../src/util/log';
 import { CapturedLogs } from '../../helpers/gateway';
