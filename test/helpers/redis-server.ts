@@ -1,5 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { createClient } from 'redis';
 import { tempDir } from './temp';
 
@@ -20,21 +22,34 @@ export class RedisServer {
     readonly port: number,
     private readonly dir: string,
     private readonly password?: string,
+    /** Key and certificate files: TLS only (rediss://), no client certificate asked. */
+    private readonly tls?: { readonly keyFile: string; readonly certFile: string },
   ) {}
 
-  static async start(options: { password?: string } = {}): Promise<RedisServer> {
-    const server = new RedisServer(await freePort(), tempDir('redis'), options.password);
+  static async start(options: { password?: string; tls?: { key: string; cert: string } } = {}): Promise<RedisServer> {
+    const dir = tempDir('redis');
+    let tls: { keyFile: string; certFile: string } | undefined;
+    if (options.tls) {
+      tls = { keyFile: join(dir, 'server.key'), certFile: join(dir, 'server.crt') };
+      writeFileSync(tls.keyFile, options.tls.key);
+      writeFileSync(tls.certFile, options.tls.cert);
+    }
+    const server = new RedisServer(await freePort(), dir, options.password, tls);
     await server.start();
     return server;
   }
 
-  /** redis://127.0.0.1:<port>, with the password when there is one. */
+  /** redis://127.0.0.1:<port> (rediss:// with TLS), with the password when there is one. */
   get url(): string {
-    return `redis://${this.password ? `:${encodeURIComponent(this.password)}@` : ''}127.0.0.1:${this.port}`;
+    return `${this.tls ? 'rediss' : 'redis'}://${this.password ? `:${encodeURIComponent(this.password)}@` : ''}127.0.0.1:${this.port}`;
   }
 
   async start(): Promise<void> {
     const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir];
+    if (this.tls) {
+      args.splice(0, 2, '--port', '0', '--tls-port', String(this.port));
+      args.push('--tls-cert-file', this.tls.certFile, '--tls-key-file', this.tls.keyFile, '--tls-auth-clients', 'no');
+    }
     if (this.password) args.push('--requirepass', this.password);
     if (!cleanupInstalled) {
       cleanupInstalled = true;

@@ -113,6 +113,34 @@ describe('shared store in Redis (several instances, several workers)', function 
     assert.match(text, /^herald_store_errors_total\{operation="claim_delivery"\} 0$/m);
   });
 
+  it('reaches Redis over TLS (rediss://) with a password', async () => {
+    const tlsRedis = await RedisServer.start({ password: 'tls-secret', tls: { key: h.pki.serverKey, cert: h.pki.serverCert } });
+    try {
+      const file = join(tempDir('redis-tls'), 'herald.yaml');
+      const config = {
+        http: { port: 0 },
+        metrics: { prometheus: { enabled: true, port: 0 } },
+        store: { type: 'redis', url: tlsRedis.url, timeout_ms: 5_000 },
+        apps: { [APP]: h.tokenApp(mock) },
+      };
+      writeFileSync(file, JSON.stringify(config));
+      // The test CA signed the server's certificate; Node trusts it through this variable.
+      const herald = new HeraldProcess(['--config', file], { NODE_EXTRA_CA_CERTS: h.pki.caFile });
+      processes.push(herald);
+      const ready = await herald.waitFor('herald is ready', 0, 50_000);
+      const url = `http://${(ready.listen as string[])[0]}`;
+      assert.match(await (await fetch(`${url}/health`)).text(), HEALTHY);
+      const phone = device('over-tls');
+      assert.deepEqual(await notify(url, '$tls:example.org', phone.pushkey), { status: 200, rejected: [] });
+      assert.deepEqual(await notify(url, '$tls:example.org', phone.pushkey), { status: 200, rejected: [] });
+      assert.equal(mock.requestsFor(phone.hex).length, 1, 'de-duplicated through the TLS connection');
+      assert.match(await (await fetch(String(ready.metrics))).text(), /^herald_store_errors_total\{operation="connection"\} 0$/m);
+    } finally {
+      for (const herald of processes.splice(0)) assert.equal(await herald.stop(), 0, herald.stderr);
+      await tlsRedis.stop();
+    }
+  });
+
   it('delivers while Redis is down, counts it, says so on /health, and recovers when Redis is back', async () => {
     const { herald, url, metrics } = await start();
     assert.match(await (await fetch(`${url}/health`)).text(), HEALTHY);
