@@ -11,6 +11,8 @@ export interface BenchOptions {
   readonly soakS: number;
   readonly soakScenario: ScenarioName;
   readonly workers?: number;
+  /** Herald's store: memory (its default) or a redis-server the bench starts for the run. */
+  readonly store: 'memory' | 'redis';
   /** Serve the FCM mock over TLS, so Herald uses HTTP/2 as with the real FCM. */
   readonly fcmTls: boolean;
   readonly loader: 'auto' | 'wrk' | 'autocannon';
@@ -30,7 +32,9 @@ export const USAGE = `npm run bench -- [options]      (or: node dist/bench/run.j
                         ${SCENARIOS.map((s) => s.name).join(', ')}
   --soak S            leak check: RSS after warm-up vs after S s at full load (default 60; 0 skips)
   --soak-scenario X   scenario for the leak check (default mixed20)
-  --workers N         adds \`workers: N\` to Herald's config (node:cluster)
+  --workers N         adds \`workers: N\` to Herald's config (node:cluster; needs --store redis)
+  --store S           memory (default) or redis: the bench starts a redis-server on
+                      127.0.0.1 for the run and points Herald's store at it
   --fcm-tls           serve the FCM mock over TLS: Herald then speaks HTTP/2 to it, as to
                       the real FCM (default: plain HTTP/1.1, as in the tests)
   --loader L          auto (wrk if installed, else autocannon), wrk or autocannon (default auto)
@@ -79,6 +83,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions | undefined 
       soak: { type: 'string' },
       'soak-scenario': { type: 'string' },
       workers: { type: 'string' },
+      store: { type: 'string' },
       'fcm-tls': { type: 'boolean' },
       loader: { type: 'string' },
       threads: { type: 'string' },
@@ -99,6 +104,10 @@ export function parseOptions(argv: readonly string[]): BenchOptions | undefined 
     .filter(Boolean)
     .map((name) => scenario(name).name);
   if (scenarios.length === 0) throw new Error('--scenarios names none');
+  const store = values.store ?? 'memory';
+  if (store !== 'memory' && store !== 'redis') throw new Error('--store must be memory or redis');
+  // Herald refuses several workers with the memory store: each would remember on its own.
+  if (values.workers !== undefined && Number(values.workers) > 1 && store !== 'redis') throw new Error('--workers needs --store redis');
   const profile = values.profile ?? false;
   const soakScenario = scenario(values['soak-scenario'] ?? 'mixed20');
   if (soakScenario.target !== 'herald') throw new Error('--soak-scenario must be a Herald scenario');
@@ -111,6 +120,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions | undefined 
     soakS: positive('soak', values.soak, profile ? 0 : 60, 0),
     soakScenario: soakScenario.name,
     ...(values.workers !== undefined ? { workers: Math.round(positive('workers', values.workers, 1)) } : {}),
+    store,
     fcmTls: values['fcm-tls'] ?? false,
     loader,
     threads: Math.round(positive('threads', values.threads, 1)),

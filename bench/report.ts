@@ -63,6 +63,8 @@ export interface BenchReport {
     readonly warmupS: number;
     readonly workers?: number;
     readonly workersNote?: string;
+    /** Herald's store (--store). */
+    readonly store?: 'memory' | 'redis';
     /** --set settings, when any. */
     readonly settings?: Readonly<Record<string, unknown>>;
     readonly loadAverageBefore: readonly number[];

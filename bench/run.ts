@@ -23,6 +23,7 @@ import {
   stopChild,
   waitForHttp200,
 } from './procs';
+import { startRedisServer } from './redis';
 import { evaluateTargets, formatCpuTable, formatTable, formatTargets, MB, median, type BenchReport, type ScenarioResult, type SoakResult } from './report';
 import { APP_APNS, APP_FCM, APP_NOOP, bodyParts, NOTIFY_PATH, scenario, type Scenario } from './scenarios';
 import { runWrk, wrkPath } from './wrk';
@@ -49,6 +50,8 @@ interface Context {
   readonly runId: string;
   readonly loader: { readonly kind: 'wrk'; readonly path: string } | { readonly kind: 'autocannon' };
   readonly mocks?: MocksInfo;
+  /** The redis-server Herald's store uses (--store redis). */
+  readonly redisUrl?: string;
   phase: number;
   /** Set after the first Herald start when --workers was asked for. */
   workersNote?: string;
@@ -126,6 +129,7 @@ function heraldConfig(ctx: Context, port: number, logLevel: string): Record<stri
     http: { port, bind_addresses: ['127.0.0.1'] },
     log: { level: logLevel },
     ...(ctx.opts.workers !== undefined && ctx.workersAccepted ? { workers: ctx.opts.workers } : {}),
+    ...(ctx.redisUrl !== undefined ? { store: { type: 'redis', url: ctx.redisUrl } } : {}),
     apps,
   };
   for (const [path, value] of ctx.opts.set) applySetting(config, path, value);
@@ -443,6 +447,7 @@ async function main(): Promise<number> {
     durationS: opts.durationS,
     warmupS: opts.warmupS,
     ...(opts.workers !== undefined ? { workers: opts.workers } : {}),
+    store: opts.store,
     ...(opts.set.length > 0 ? { settings: Object.fromEntries(opts.set) } : {}),
   };
   console.log(`Herald benchmark — commit ${meta.commit}, node ${meta.node}, ${meta.cpus} CPUs (${meta.cpuModel})`);
@@ -451,15 +456,18 @@ async function main(): Promise<number> {
   if (opts.set.length > 0) console.log(`extra Herald settings: ${opts.set.map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(', ')}`);
   if (opts.profile) console.log('profiling: Herald runs under node --cpu-prof (slower than unprofiled)');
   if (opts.fcmTls) console.log('FCM mock over TLS: Herald speaks HTTP/2 to it');
+  console.log(`Herald's store: ${opts.store}${opts.store === 'redis' ? ' (a redis-server on 127.0.0.1 started for the run)' : ''}`);
   console.log('');
 
   const mocks = needsHerald ? await startMocks(opts.fcmTls) : undefined;
+  const redis = needsHerald && opts.store === 'redis' ? await startRedisServer(tmp) : undefined;
   const ctx: Context = {
     opts,
     tmp,
     runId: randomBytes(4).toString('hex'),
     loader,
     ...(mocks ? { mocks: mocks.info } : {}),
+    ...(redis ? { redisUrl: redis.url } : {}),
     phase: 0,
     workersAccepted: true,
     startups: [],

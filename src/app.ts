@@ -10,7 +10,7 @@ import { Metrics } from './metrics/metrics';
 import { createMetricsServer } from './metrics/server';
 import { InflightLimitedPushkin } from './pushkins/limit';
 import type { Pushkin, PushkinEnv } from './pushkins/pushkin';
-import { MemoryStore } from './store/memory';
+import { createStore } from './store/create';
 import type { PushStore } from './store/store';
 import { systemClock, type Clock } from './util/clock';
 import { createLogger, type Logger } from './util/log';
@@ -66,6 +66,7 @@ export class Gateway {
       accessLog: config.log.accessEnabled,
       accessXForwardedFor: config.log.accessXForwardedFor,
       dispatcher: () => this.current.dispatcher,
+      storeHealth: () => store.health(),
       validateResponses,
       ...(config.http.allowedCallers !== undefined ? { allowedCallers: config.http.allowedCallers } : {}),
       ...(config.http.rateLimit !== undefined ? { rateLimit: config.http.rateLimit } : {}),
@@ -77,15 +78,15 @@ export class Gateway {
     const log = options.log ?? createLogger(config.log.level);
     const metrics = options.metrics ?? new Metrics({ defaultMetrics: true });
     const clock = options.clock ?? systemClock;
-    const store =
-      options.store ??
-      new MemoryStore({
-        rejectedTtlSeconds: config.store.rejectedTtlSeconds,
-        rejectedMaxEntries: config.store.rejectedMaxEntries,
-        dedupTtlSeconds: config.store.dedupTtlSeconds,
-        dedupMaxEntries: config.store.dedupMaxEntries,
-      });
-    const generation = await buildGeneration(config, store, clock, log, metrics);
+    const store = options.store ?? (await createStore(config.store, { log, metrics }));
+    let generation: Generation;
+    try {
+      await store.open();
+      generation = await buildGeneration(config, store, clock, log, metrics);
+    } catch (err) {
+      if (!options.store) await store.close();
+      throw err;
+    }
     return new Gateway(config, generation, store, clock, log, metrics, options.validateResponses ?? false);
   }
 

@@ -3,6 +3,7 @@ import { AggregatorRegistry } from 'prom-client';
 import { listenOn } from '../util/listen';
 import type { HeraldConfig } from '../config/config';
 import { createMetricsServer } from '../metrics/server';
+import { describeStore } from '../store/create';
 import type { Logger } from '../util/log';
 import { VERSION } from '../version';
 import type { ProcessSignals } from './signals';
@@ -27,7 +28,8 @@ const MAX_RESTART_DELAY_MS = 30_000;
  * replaces one that dies (with a growing delay while replacements keep dying), forwards
  * SIGHUP (each worker reloads the file itself; a worker still starting gets it once it
  * is ready) and SIGTERM/SIGINT (each finishes its requests), and serves the metrics of
- * all workers added up. Each worker has its own in-memory store.
+ * all workers added up. The workers share what they remember through Redis (a memory
+ * store with workers > 1 is refused by the configuration).
  */
 export function runPrimary(config: HeraldConfig, log: Logger, signals: ProcessSignals): Promise<number> {
   const aggregator = new AggregatorRegistry();
@@ -66,6 +68,7 @@ export function runPrimary(config: HeraldConfig, log: Logger, signals: ProcessSi
         listen,
         ...(metricsAddress ? { metrics: `http://${metricsAddress.address}:${metricsAddress.port}/metrics` } : {}),
         apps: config.apps.map((a) => `${a.name} (${a.type})`),
+        store: describeStore(config.store),
       },
       'herald is ready',
     );

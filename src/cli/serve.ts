@@ -4,6 +4,7 @@ import type { Gateway } from '../app';
 import { loadConfigFile, type LoadedConfig } from '../config/config';
 import { ConfigError } from '../config/section';
 import { BUILTIN_PUSHKIN_TYPES } from '../pushkins/registry';
+import { describeStore } from '../store/create';
 import { createLogger, type Logger } from '../util/log';
 import { VERSION } from '../version';
 import { reportConfigError } from './exit';
@@ -79,6 +80,7 @@ export async function serve(file: string, signals: ProcessSignals): Promise<numb
       listen,
       ...(metricsAddress ? { metrics: `http://${metricsAddress.address}:${metricsAddress.port}/metrics` } : {}),
       apps: config.apps.map((a) => `${a.name} (${a.type})`),
+      store: describeStore(config.store),
     },
     'herald is ready',
   );

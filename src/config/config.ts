@@ -61,13 +61,25 @@ export interface HeraldConfig {
   readonly unknownAppId: UnknownAppIdPolicy;
   /** Processes serving the notify port (node:cluster); 1 serves from the main process. */
   readonly workers: number;
-  readonly store: {
-    readonly rejectedTtlSeconds: number;
-    readonly rejectedMaxEntries: number;
-    readonly dedupTtlSeconds: number;
-    readonly dedupMaxEntries: number;
-  };
+  readonly store: StoreConfig;
   readonly apps: readonly AppConfig[];
+}
+
+/** What Herald remembers between requests, and where (see src/store). */
+export interface StoreConfig {
+  readonly type: 'memory' | 'redis';
+  readonly rejectedTtlSeconds: number;
+  readonly dedupTtlSeconds: number;
+  /** Bounds of the memory store (a Redis server is bounded by its own maxmemory). */
+  readonly rejectedMaxEntries: number;
+  readonly dedupMaxEntries: number;
+  /** Present when `type` is redis. */
+  readonly redis?: {
+    readonly url: string;
+    readonly keyPrefix: string;
+    /** The longest a store call may take before Herald goes on without it. */
+    readonly timeoutMs: number;
+  };
 }
 
 export interface LoadedConfig {
@@ -167,15 +179,7 @@ export function validateConfig(raw: unknown, baseDir: string, pushkinTypes: Push
   const proxyProblem = proxy !== undefined ? proxyUrlProblem(proxy) : undefined;
   if (proxyProblem !== undefined) root.error('proxy', proxyProblem);
 
-  const storeSection = root.section('store');
-  storeSection.oneOf('type', ['memory'] as const, { default: 'memory' });
-  const store = {
-    rejectedTtlSeconds: storeSection.integer('rejected_ttl_seconds', { default: 86_400, min: 1 }),
-    rejectedMaxEntries: storeSection.integer('rejected_max_entries', { default: 100_000, min: 1 }),
-    dedupTtlSeconds: storeSection.integer('dedup_ttl_seconds', { default: 86_400, min: 1 }),
-    dedupMaxEntries: storeSection.integer('dedup_max_entries', { default: 100_000, min: 1 }),
-  };
-  storeSection.finish();
+  const store = readStore(root.section('store'), workers);
 
   const apps = readApps(root.section('apps', { required: true }), pushkinTypes, problems);
   root.finish();
@@ -225,6 +229,58 @@ function readRateLimit(httpSection: ConfigSection): HeraldConfig['http']['rateLi
   const result = { perCaller: limit('per_caller', DEFAULT_CALLER_RATE), perPushkey: limit('per_pushkey', DEFAULT_PUSHKEY_RATE) };
   section.finish();
   return result;
+}
+
+export const DEFAULT_STORE_TIMEOUT_MS = 100;
+
+function readStore(section: ConfigSection, workers: number): StoreConfig {
+  const type = section.oneOf('type', ['memory', 'redis'] as const, { default: 'memory' });
+  const common = {
+    type,
+    rejectedTtlSeconds: section.integer('rejected_ttl_seconds', { default: 86_400, min: 1 }),
+    rejectedMaxEntries: section.integer('rejected_max_entries', { default: 100_000, min: 1 }),
+    dedupTtlSeconds: section.integer('dedup_ttl_seconds', { default: 86_400, min: 1 }),
+    dedupMaxEntries: section.integer('dedup_max_entries', { default: 100_000, min: 1 }),
+  };
+  const redisKeys = ['url', 'key_prefix', 'timeout_ms'];
+  if (type === 'memory') {
+    // Each worker would remember on its own: a retry reaching another worker notifies twice.
+    if (workers > 1) {
+      section.error('type', `memory (the default) is seen by one process only, and workers: ${workers} runs ${workers}; set store.type: redis (and store.url) so the workers share what they remember`);
+    }
+    for (const key of redisKeys.filter((k) => section.has(k))) section.warn(key, 'used only with store.type: redis; ignored');
+    section.accept(...redisKeys);
+    section.finish();
+    return common;
+  }
+  const url = section.string('url', { required: true });
+  if (url !== undefined) {
+    const problem = redisUrlProblem(url);
+    if (problem !== undefined) section.error('url', problem);
+  }
+  const redis = {
+    url: url ?? '',
+    keyPrefix: section.string('key_prefix', { default: 'herald:' }),
+    timeoutMs: section.integer('timeout_ms', { default: DEFAULT_STORE_TIMEOUT_MS, min: 1, max: 10_000 }),
+  };
+  for (const key of ['rejected_max_entries', 'dedup_max_entries'].filter((k) => section.has(k))) {
+    section.warn(key, "used only with store.type: memory; size Redis with its own maxmemory");
+  }
+  section.finish();
+  return { ...common, redis };
+}
+
+/** Why `url` cannot name a Redis server, or undefined. Never quotes the URL: it may hold a password. */
+function redisUrlProblem(url: string): string | undefined {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return 'must be a URL such as redis://host:6379 or rediss://:password@host:6380';
+  }
+  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') return `must start with redis:// or rediss:// (TLS), not ${parsed.protocol}//`;
+  if (!parsed.hostname) return 'must name a host, e.g. redis://127.0.0.1:6379';
+  return undefined;
 }
 
 function readApps(appsSection: ConfigSection, pushkinTypes: PushkinTypes, problems: ConfigProblems): AppConfig[] {

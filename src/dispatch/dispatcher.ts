@@ -129,25 +129,60 @@ export class Dispatcher {
       const outcome = await new Promise<DispatchOutcome>((resolve) => (running.waiters ??= []).push(resolve));
       return { device, app, outcome };
     }
-    // Claimed before the first await, so a retry arriving during the store's look-up
-    // (a network round trip with a shared store) waits instead of sending again.
+    // Claimed here before the first await, so a retry arriving in this process during the
+    // store's look-up (a network round trip with a shared store) waits instead of sending
+    // again; the store's claim does the same across processes.
     const claim: Claim = {};
     this.inProgress.set(key, claim);
     let outcome: DispatchOutcome = { kind: 'failed', reason: 'internal error' };
     try {
-      if (await this.store.wasDelivered(key)) {
+      const found = await this.claimDelivery(key, ctx);
+      if (found === 'delivered') {
         appMetrics.deduplicated.inc();
         if (this.log.isLevelEnabled('debug')) ctx.log.debug('event already delivered to this device; not notifying it twice');
         outcome = { kind: 'delivered' };
         return { device, app, outcome };
       }
+      if (found === 'deadline') {
+        outcome = { kind: 'retry', reason: 'another process is still sending this event to this device' };
+        return { device, app, outcome };
+      }
+      if (found === 'claimed-after-wait' && (await this.store.isRejected(app, device.pushkey))) {
+        await this.store.releaseDelivery(key);
+        appMetrics.rejectedFromMemory.inc();
+        outcome = { kind: 'rejected', reason: 'found dead by an earlier request' };
+        return this.record(appMetrics, app, device, outcome);
+      }
       outcome = await this.send(pushkin, notification, ctx);
-      if (outcome.kind === 'delivered') await this.store.rememberDelivered(key);
-      return await this.record(appMetrics, app, device, outcome);
+      // A rejection is remembered before the claim goes, so a process waiting on the claim finds it.
+      const result = await this.record(appMetrics, app, device, outcome);
+      await (outcome.kind === 'delivered' ? this.store.rememberDelivered(key) : this.store.releaseDelivery(key));
+      return result;
     } finally {
       this.inProgress.delete(key);
       for (const waiter of claim.waiters ?? []) waiter(outcome);
     }
+  }
+
+  /**
+   * Claims the delivery in the store. While another process holds the claim (a retry
+   * that reached another worker or instance while the first send is in flight), asks
+   * again every CLAIM_POLL_MS until that send settles, or until the request's deadline.
+   */
+  private async claimDelivery(key: string, ctx: DeviceContext): Promise<'claimed' | 'claimed-after-wait' | 'delivered' | 'deadline'> {
+    const holdMs = this.deadlineMs + CLAIM_MARGIN_MS;
+    let found = await this.store.claimDelivery(key, holdMs);
+    if (found !== 'in-flight') return found;
+    if (this.log.isLevelEnabled('debug')) ctx.log.debug('event being sent to this device by another process; waiting for its outcome');
+    while (found === 'in-flight') {
+      try {
+        await this.clock.sleep(CLAIM_POLL_MS, ctx.signal);
+      } catch {
+        return 'deadline';
+      }
+      found = await this.store.claimDelivery(key, holdMs);
+    }
+    return found === 'claimed' ? 'claimed-after-wait' : found;
   }
 
   private async send(pushkin: Pushkin, notification: Notification, ctx: DeviceContext): Promise<DispatchOutcome> {
@@ -186,6 +221,14 @@ export class Dispatcher {
     return { device: ctx.device, ...(route.kind === 'found' ? { app: route.target.name } : {}), outcome };
   }
 }
+
+/** How often a request asks whether another process's send of the same delivery has settled. */
+const CLAIM_POLL_MS = 50;
+/**
+ * A claim outlives the send it covers (bounded by the notify deadline) by this much;
+ * it lapses by itself only if its process died mid-send.
+ */
+const CLAIM_MARGIN_MS = 5_000;
 
 /** A delivery being handled; requests that arrive meanwhile wait for its outcome. */
 interface Claim {

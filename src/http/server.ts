@@ -5,6 +5,7 @@ import type { Metrics } from '../metrics/metrics';
 import type { Cidr } from '../guard/callers';
 import type { BucketLimit } from '../guard/token-bucket';
 import type { Clock } from '../util/clock';
+import type { StoreHealth } from '../store/store';
 import type { Logger } from '../util/log';
 import { resourcePath } from '../util/resources';
 import { VERSION } from '../version';
@@ -28,6 +29,8 @@ export interface HttpOptions {
   /** Take the client address from X-Forwarded-For. */
   readonly accessXForwardedFor: boolean;
   dispatcher(): Dispatcher;
+  /** Said by /health; a degraded store keeps it 200 (see createHttpApp). */
+  storeHealth?(): StoreHealth;
   /** Validate our own answers against the OpenAPI document (tests). */
   readonly validateResponses?: boolean;
   /** http.allowed_callers; undefined: everyone. */
@@ -87,8 +90,12 @@ export function createHttpApp(options: HttpOptions): Express {
   // Herald reads no query parameters; Express 5 would otherwise parse them on every access.
   app.set('query parser', false);
   if (options.accessLog && options.log.isLevelEnabled('info')) app.use(exchanges.accessLog);
+  // Still 200 with a degraded store: Herald keeps delivering without it, and every
+  // instance shares the same Redis, so a load balancer taking them out would stop all.
   app.get('/health', (_req, res) => {
-    res.type('text/plain').send(`OK, herald ${VERSION}`);
+    const store = options.storeHealth?.();
+    const degraded = store?.state === 'degraded' ? `; store degraded: ${store.reason}` : '';
+    res.type('text/plain').send(`OK, herald ${VERSION}${degraded}`);
   });
   app.post(
     NOTIFY_PATH,

@@ -74,6 +74,7 @@ export class Metrics {
   readonly protocolErrors: Counter<'code'>;
   readonly connectionsDropped: Counter;
   readonly callersRefused: Counter<'reason'>;
+  readonly storeErrors: Counter<'operation'>;
 
   constructor(options: { registry?: Registry; defaultMetrics?: boolean } = {}) {
     this.registry = options.registry ?? new Registry();
@@ -268,6 +269,12 @@ export class Metrics {
       name: 'herald_callers_refused_total',
       help: 'Notify requests refused by caller protection: not_allowed (403), caller_rate or pushkey_rate (429)',
       labelNames: ['reason'],
+      registers,
+    });
+    this.storeErrors = new Counter({
+      name: 'herald_store_errors_total',
+      help: 'Store (Redis) calls that failed or timed out, by operation; Herald went on without the store',
+      labelNames: ['operation'],
       registers,
     });
     this.unroutable.labels('unknown').inc(0);

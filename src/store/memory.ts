@@ -1,5 +1,5 @@
 import { ExpiringSet } from './lru';
-import type { PushStore } from './store';
+import type { DeliveryClaim, PushStore, StoreHealth } from './store';
 
 export interface MemoryStoreOptions {
   readonly rejectedTtlSeconds: number;
@@ -11,16 +11,23 @@ export interface MemoryStoreOptions {
 
 /** Keys join their parts with NUL, which cannot occur in JSON-decoded identifiers we accept. */
 const SEP = '\u0000';
+const HEALTHY: StoreHealth = { state: 'ok' };
 
-/** The in-process store: bounded memory, forgotten on restart. */
+/** The in-process store: bounded memory, forgotten on restart, seen by this process only. */
 export class MemoryStore implements PushStore {
   private readonly rejected: ExpiringSet;
   private readonly delivered: ExpiringSet;
+  /** Claims held, by delivery key: when each lapses. Deliveries in flight only, so small. */
+  private readonly claims = new Map<string, number>();
+  private readonly now: () => number;
 
   constructor(options: MemoryStoreOptions) {
-    this.rejected = new ExpiringSet(options.rejectedTtlSeconds * 1000, options.rejectedMaxEntries, options.now);
-    this.delivered = new ExpiringSet(options.dedupTtlSeconds * 1000, options.dedupMaxEntries, options.now);
+    this.now = options.now ?? Date.now;
+    this.rejected = new ExpiringSet(options.rejectedTtlSeconds * 1000, options.rejectedMaxEntries, this.now);
+    this.delivered = new ExpiringSet(options.dedupTtlSeconds * 1000, options.dedupMaxEntries, this.now);
   }
+
+  async open(): Promise<void> {}
 
   async isRejected(appId: string, pushkey: string): Promise<boolean> {
     return this.rejected.has(appId + SEP + pushkey);
@@ -30,16 +37,31 @@ export class MemoryStore implements PushStore {
     this.rejected.add(appId + SEP + pushkey);
   }
 
-  async wasDelivered(key: string): Promise<boolean> {
-    return this.delivered.has(key);
+  async claimDelivery(key: string, holdMs: number): Promise<DeliveryClaim> {
+    if (this.delivered.has(key)) return 'delivered';
+    const now = this.now();
+    const lapses = this.claims.get(key);
+    if (lapses !== undefined && lapses > now) return 'in-flight';
+    this.claims.set(key, now + holdMs);
+    return 'claimed';
   }
 
   async rememberDelivered(key: string): Promise<void> {
     this.delivered.add(key);
+    this.claims.delete(key);
+  }
+
+  async releaseDelivery(key: string): Promise<void> {
+    this.claims.delete(key);
+  }
+
+  health(): StoreHealth {
+    return HEALTHY;
   }
 
   async close(): Promise<void> {
     this.rejected.clear();
     this.delivered.clear();
+    this.claims.clear();
   }
 }

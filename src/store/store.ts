@@ -1,17 +1,43 @@
 import { hash } from 'node:crypto';
 
+/** What a claim on a delivery found: see PushStore.claimDelivery. */
+export type DeliveryClaim =
+  /** The caller holds the claim: it sends, then calls rememberDelivered or releaseDelivery. */
+  | 'claimed'
+  /** The delivery already happened (a homeserver retry): nothing to send. */
+  | 'delivered'
+  /** Another process holds the claim and is sending now. */
+  | 'in-flight';
+
+/** Whether the store answers; a degraded store is skipped (see RedisStore), Herald keeps delivering. */
+export type StoreHealth = { readonly state: 'ok' } | { readonly state: 'degraded'; readonly reason: string };
+
 /**
  * What Herald remembers between requests. Asynchronous so that a shared backend
- * (Redis) can stand in for the in-memory one when several gateways serve one homeserver.
+ * (Redis) can stand in for the in-memory one when several processes serve one homeserver:
+ * every process then sees the same dead pushkeys and the same deliveries.
  */
 export interface PushStore {
+  /**
+   * Connects, if the store has anything to connect to. Resolves once it answers, or after a
+   * bounded wait without it (the store is then degraded and Herald serves regardless).
+   */
+  open(): Promise<void>;
   /** True when an earlier request found this pushkey dead (and the memory has not expired). */
   isRejected(appId: string, pushkey: string): Promise<boolean>;
   /** Remembers a dead pushkey so it is rejected again on the next call that carries it. */
   rememberRejected(appId: string, pushkey: string): Promise<void>;
-  /** True when the delivery (see deliveryKey) already happened: a homeserver retry. */
-  wasDelivered(key: string): Promise<boolean>;
+  /**
+   * Claims the delivery (see deliveryKey) atomically, so that of two processes handling
+   * the same event for the same device at once exactly one sends. The claim lapses after
+   * `holdMs` if its holder never settles it (a process that died mid-send).
+   */
+  claimDelivery(key: string, holdMs: number): Promise<DeliveryClaim>;
+  /** Settles a claim held by this process: delivered, remembered for the de-duplication window. */
   rememberDelivered(key: string): Promise<void>;
+  /** Settles a claim held by this process without a delivery, so a retry may send. */
+  releaseDelivery(key: string): Promise<void>;
+  health(): StoreHealth;
   close(): Promise<void>;
 }
 

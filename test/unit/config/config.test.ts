@@ -108,6 +108,37 @@ apps:
     ]);
   });
 
+  it('reads the store: memory by default, or Redis with its URL, prefix and timeout', () => {
+    const memory = load('apps: {a: {type: noop}}').config.store;
+    assert.equal(memory.type, 'memory');
+    assert.equal(memory.redis, undefined);
+    const { config, warnings } = load('store: {type: redis, url: "rediss://:secret@redis.example.org:6380/1", dedup_ttl_seconds: 600, dedup_max_entries: 5}\napps: {a: {type: noop}}');
+    assert.deepEqual(config.store.redis, { url: 'rediss://:secret@redis.example.org:6380/1', keyPrefix: 'herald:', timeoutMs: 100 });
+    assert.equal(config.store.dedupTtlSeconds, 600);
+    assert.deepEqual(warnings, ['store.dedup_max_entries: used only with store.type: memory; size Redis with its own maxmemory']);
+    assert.deepEqual(load('store: {url: "redis://x"}\napps: {a: {type: noop}}').warnings, ['store.url: used only with store.type: redis; ignored']);
+  });
+
+  it('refuses a Redis store without a usable URL, never quoting the URL (it may hold a password)', () => {
+    assert.deepEqual(problemsOf('store: {type: redis}\napps: {a: {type: noop}}'), ['store.url: required (a string)']);
+    assert.deepEqual(problemsOf('store: {type: redis, url: "http://:pw@host:6379", timeout_ms: 0}\napps: {a: {type: noop}}'), [
+      'store.url: must start with redis:// or rediss:// (TLS), not http://',
+      'store.timeout_ms: must be at least 1, got 0',
+    ]);
+    assert.deepEqual(problemsOf('store: {type: redis, url: "not a url"}\napps: {a: {type: noop}}'), [
+      'store.url: must be a URL such as redis://host:6379 or rediss://:password@host:6380',
+    ]);
+  });
+
+  it('refuses several workers with the memory store, naming store.type: redis as the way', () => {
+    for (const yaml of ['workers: 2\napps: {a: {type: noop}}', 'workers: 3\nstore: {type: memory}\napps: {a: {type: noop}}']) {
+      const [problem, ...others] = problemsOf(yaml);
+      assert.deepEqual(others, []);
+      assert.match(String(problem), /^store\.type: memory \(the default\) is seen by one process only, and workers: \d runs \d; set store\.type: redis/);
+    }
+    assert.equal(load('workers: 2\nstore: {type: redis, url: "redis://127.0.0.1:6379"}\napps: {a: {type: noop}}').config.workers, 2);
+  });
+
   it('requires at least one listening address', () => {
     assert.deepEqual(problemsOf('http: {bind_addresses: []}\napps: {a: {type: noop}}'), ['http.bind_addresses: must list at least one address (e.g. 127.0.0.1)']);
   });

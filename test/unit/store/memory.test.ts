@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { ExpiringSet } from '../../../src/store/lru';
-import { MemoryStore } from '../../../src/store/memory';
 import { deliveryKey } from '../../../src/store/store';
 
 describe('store/memory', () => {
@@ -35,18 +34,6 @@ describe('store/memory', () => {
     for (let i = 0; i < 50_000; i++) set.add(`key-${i % 1500}`);
     assert.ok(set.size <= 1000);
     assert.equal(set.has('key-1499'), true);
-  });
-
-  it('keeps rejections and deliveries apart', async () => {
-    const store = new MemoryStore({ rejectedTtlSeconds: 60, rejectedMaxEntries: 10, dedupTtlSeconds: 60, dedupMaxEntries: 10 });
-    await store.rememberRejected('app', 'key');
-    assert.equal(await store.isRejected('app', 'key'), true);
-    assert.equal(await store.isRejected('other-app', 'key'), false);
-    const key = deliveryKey('$e', 'app', 'key');
-    assert.equal(await store.wasDelivered(key), false);
-    await store.rememberDelivered(key);
-    assert.equal(await store.wasDelivered(key), true);
-    assert.equal(await store.wasDelivered(deliveryKey('$e', 'app', 'key2')), false);
   });
 
   it('names a delivery by every part, so no two deliveries share a key', () => {
