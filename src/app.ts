@@ -185,7 +185,7 @@ async function buildGeneration(config: HeraldConfig, store: PushStore, clock: Cl
     for (const app of config.apps) {
       metrics.forApp(app.name, app.type);
       const pushkin = await app.pushkinType.create(app.settings, pushkinEnv(app, { log, metrics, clock, proxy }));
-      pushkins.push(new InflightLimitedPushkin(pushkin, app.inflightRequestLimit, metrics));
+      pushkins.push(new InflightLimitedPushkin(pushkin, app.inflightRequestLimit, app.inflightQueueLimit, metrics));
     }
   } catch (err) {
     await closePushkins(pushkins, log);

@@ -52,6 +52,10 @@ export class Metrics {
   readonly retries: Counter<'pushkin'>;
   readonly deadlineExceeded: Counter<'pushkin'>;
 
+  // Herald's own, named herald_*: waiting for a slot under inflight_request_limit
+  readonly inflightQueuedDevices: Gauge<'pushkin'>;
+  readonly inflightQueueTime: Histogram<'pushkin'>;
+
   constructor(options: { registry?: Registry; defaultMetrics?: boolean } = {}) {
     this.registry = options.registry ?? new Registry();
     const registers = [this.registry];
@@ -198,6 +202,20 @@ export class Metrics {
       name: 'sygnal_upstream_deadline_exceeded_total',
       help: 'Devices given up on because the per-request deadline passed',
       labelNames: ['pushkin'],
+      registers,
+    });
+
+    this.inflightQueuedDevices = new Gauge({
+      name: 'herald_inflight_queued_devices',
+      help: 'Devices waiting for a free slot under their app\'s inflight_request_limit',
+      labelNames: ['pushkin'],
+      registers,
+    });
+    this.inflightQueueTime = new Histogram({
+      name: 'herald_inflight_queue_time_seconds',
+      help: 'Time devices that found their app at its inflight_request_limit waited for a slot (or their deadline), in seconds',
+      labelNames: ['pushkin'],
+      buckets: upstreamBuckets,
       registers,
     });
     this.unroutable.labels('unknown').inc(0);
