@@ -1,10 +1,9 @@
-import type { ConfigSection } from '../../config/section';
 import type { Device, Notification } from '../../notification/types';
-import type { DispatchContext, DispatchOutcome, Pushkin, PushkinEnv, PushkinType } from '../pushkin';
+import type { DispatchContext, DispatchOutcome, Pushkin, PushkinEnv } from '../pushkin';
 import { DEFAULT_RETRY_POLICY, withRetries, type RetryPolicy } from '../retry';
 import { AccessTokenSource, TokenError } from './auth';
 import { errorText, Upstream } from './client';
-import { readFcmConfig, type FcmConfig } from './config';
+import type { FcmConfig } from './config';
 import { buildMessage, type FcmMessage } from './payload';
 import { classifyFcmError, parseFcmError, parseRetryAfter } from './reasons';
 
@@ -174,19 +173,3 @@ export class FcmPushkin implements Pushkin {
     await Promise.all([this.fcm.close(), this.tokenEndpoint.close()]);
   }
 }
-
-export const fcmPushkinType: PushkinType<FcmConfig> = {
-  type: 'gcm',
-  readConfig: (section: ConfigSection) => readFcmConfig(section),
-  create: async (config, env) => new FcmPushkin(config, env),
-  summary: (config) => ({
-    api_version: 'v1',
-    project_id: config.projectId,
-    service_account: config.serviceAccount.clientEmail,
-    token_uri: config.serviceAccount.tokenUri,
-    endpoint: config.endpoint,
-    max_connections: String(config.maxConnections),
-    send_badge_counts: String(config.sendBadgeCounts),
-    fcm_options: Object.keys(config.fcmOptions).join(', ') || '(none)',
-  }),
-};
