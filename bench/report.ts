@@ -120,11 +120,20 @@ export function formatTable(results: readonly ScenarioResult[]): string {
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
+/**
+ * CPU milliseconds the target (Herald, or the ceiling server) spent per answered request:
+ * steadier than req/s on a shared machine, where other processes take turns on the cores.
+ */
+export function cpuMsPerRequest(r: ScenarioResult): number | undefined {
+  const pct = r.cpu?.[r.target];
+  return pct !== undefined && r.rps ? (pct / 100) * (1000 / r.rps) : undefined;
+}
+
 export function formatCpuTable(results: readonly ScenarioResult[]): string {
   const columns = ['herald', 'ceiling', 'mocks', 'loader', 'bench', 'other', 'machine'] as const;
   const present = columns.filter((c) => results.some((r) => r.cpu?.[c] !== undefined));
-  const header = ['scenario', ...present];
-  const rows = results.filter((r) => r.cpu).map((r) => [r.name, ...present.map((c) => fmt(r.cpu?.[c]))]);
+  const header = ['scenario', ...present, 'target CPU ms/req'];
+  const rows = results.filter((r) => r.cpu).map((r) => [r.name, ...present.map((c) => fmt(r.cpu?.[c])), fmt(cpuMsPerRequest(r), 3)]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
   const line = (cells: readonly string[]) => cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i] as number) : cell.padStart(widths[i] as number))).join('  ');
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');

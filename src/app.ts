@@ -1,10 +1,10 @@
-import { createServer, type RequestListener, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import type { AppConfig, HeraldConfig } from './config/config';
 import { Dispatcher } from './dispatch/dispatcher';
 import { AppRouter } from './dispatch/router';
-import { createRequestListener } from './http/server';
+import { createHttpApp } from './http/server';
 import { Metrics } from './metrics/metrics';
 import { createMetricsServer } from './metrics/server';
 import { InflightLimitedPushkin } from './pushkins/limit';
@@ -38,10 +38,8 @@ interface Generation {
  * listeners, the pushkins and the store, and shuts them down in order.
  */
 export class Gateway {
-  /** Express serves everything but the notify endpoint. */
+  /** The HTTP listener: every route, the notify endpoint included. */
   readonly app: Express;
-  /** The HTTP listener: the notify endpoint, then `app`. */
-  readonly listener: RequestListener;
   readonly log: Logger;
   readonly metrics: Metrics;
   private readonly servers: Server[] = [];
@@ -59,7 +57,7 @@ export class Gateway {
     this.current = generation;
     this.log = log;
     this.metrics = metrics;
-    const http = createRequestListener({
+    this.app = createHttpApp({
       log,
       metrics,
       maxBodyBytes: config.http.maxBodyBytes,
@@ -67,8 +65,6 @@ export class Gateway {
       dispatcher: () => this.current.dispatcher,
       validateResponses,
     });
-    this.app = http.app;
-    this.listener = http.listener;
   }
 
   static async create(config: HeraldConfig, options: GatewayOptions = {}): Promise<Gateway> {
@@ -91,7 +87,7 @@ export class Gateway {
   async listen(): Promise<AddressInfo[]> {
     const addresses: AddressInfo[] = [];
     for (const host of this.config.http.bindAddresses) {
-      const server = createServer({ keepAliveTimeout: 65_000 }, this.listener);
+      const server = createServer({ keepAliveTimeout: 65_000 }, this.app);
       // Keep the socket's request timeout above the notify deadline.
       server.requestTimeout = this.config.http.notifyDeadlineMs + 30_000;
       addresses.push(await this.bind(server, this.config.http.port, host));
@@ -183,7 +179,7 @@ async function buildGeneration(config: HeraldConfig, store: PushStore, clock: Cl
   const proxy = ProxySettings.resolve(config.proxy);
   try {
     for (const app of config.apps) {
-      metrics.forApp(app.name, app.type);
+      metrics.forApp(app.name);
       const pushkin = await app.pushkinType.create(app.settings, pushkinEnv(app, { log, metrics, clock, proxy }));
       pushkins.push(new InflightLimitedPushkin(pushkin, app.inflightRequestLimit, app.inflightQueueLimit, metrics));
     }

@@ -97,7 +97,7 @@ export class Dispatcher {
     }
     const pushkin = route.target;
     const app = pushkin.name;
-    const appMetrics = this.metrics.forApp(app, pushkin.type);
+    const appMetrics = this.metrics.forApp(app);
     appMetrics.routed.inc();
 
     if (await this.store.isRejected(app, device.pushkey)) {
@@ -169,7 +169,7 @@ export class Dispatcher {
     const outcome: DispatchOutcome = { kind: 'retry', reason };
     const route = this.router.route(ctx.device.app_id);
     if (route.kind === 'found') {
-      const appMetrics = this.metrics.forApp(route.target.name, route.target.type);
+      const appMetrics = this.metrics.forApp(route.target.name);
       if (deadlinePassed) appMetrics.deadlineExceeded.inc();
       appMetrics.outcome(outcome.kind).inc();
     }

@@ -16,7 +16,13 @@ export function clientAddress(req: IncomingMessage, xForwardedFor: boolean): str
   return first || req.socket.remoteAddress;
 }
 
-/** The one access line per request. */
+/**
+ * Paths whose access lines are logged at debug: health probes come every few seconds
+ * and say nothing (Sygnal logs them at debug too).
+ */
+const QUIET_PATHS = new Set(['/health']);
+
+/** The one access line per request: at info, or debug for health probes. */
 export function logAccess(
   log: Logger,
   req: IncomingMessage,
@@ -25,12 +31,14 @@ export function logAccess(
   requestId: string,
   xForwardedFor: boolean,
 ): void {
-  if (!log.isLevelEnabled('info')) return;
-  log.info(
+  const path = (req.url ?? '/').split('?')[0] ?? '/';
+  const level = QUIET_PATHS.has(path) ? 'debug' : 'info';
+  if (!log.isLevelEnabled(level)) return;
+  log[level](
     {
       request_id: requestId,
       method: req.method,
-      path: (req.url ?? '/').split('?')[0],
+      path,
       status,
       duration_ms: Math.round(Number(process.hrtime.bigint() - startedNs) / 1e5) / 10,
       client: clientAddress(req, xForwardedFor),

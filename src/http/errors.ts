@@ -1,5 +1,4 @@
-import type { ErrorRequestHandler } from 'express';
-import type { Logger } from '../util/log';
+import { error as validatorErrors } from 'express-openapi-validator';
 
 /** Matrix error codes Herald answers with. */
 export type MatrixErrcode = 'M_NOT_JSON' | 'M_BAD_JSON' | 'M_MISSING_PARAM' | 'M_TOO_LARGE' | 'M_UNRECOGNIZED' | 'M_UNKNOWN';
@@ -21,36 +20,80 @@ export class MatrixError extends Error {
   }
 }
 
-/** What express-openapi-validator throws: a status, and for 405 the Allow header. */
-interface HttpishError {
-  status?: number;
-  headers?: Record<string, string>;
+/** What body-parser throws (http-errors with a `type`). */
+interface BodyParserError {
+  type?: unknown;
+  limit?: unknown;
+  code?: unknown;
+  status?: unknown;
+  /** http-errors' mark of a client error whose message may be shown. */
+  expose?: unknown;
 }
 
-/** Turns whatever reached the error handler into the Matrix error to answer. */
+/** One problem express-openapi-validator found: `path` is a JSON pointer into `{body, query, …}`. */
+interface ValidationProblem {
+  path: string;
+  message: string;
+  errorCode?: string;
+}
+
+/**
+ * The homeserver went away before sending the whole body: there is nobody to answer
+ * and nothing to count as Herald's error.
+ */
+export function isClientGone(err: unknown): boolean {
+  const { type, code } = (err ?? {}) as BodyParserError;
+  return type === 'request.aborted' || code === 'ECONNRESET' || code === 'ECONNABORTED';
+}
+
+/**
+ * Turns what reached the error handler (body-parser's and express-openapi-validator's
+ * errors, our own MatrixErrors) into the Matrix error to answer; undefined for
+ * anything else, which is a bug of ours.
+ */
 export function toMatrixError(err: unknown): MatrixError | undefined {
   if (err instanceof MatrixError) return err;
-  const e = err as HttpishError | undefined;
-  switch (e?.status) {
-    case 404:
-      return new MatrixError(404, 'M_UNRECOGNIZED', 'unrecognized request');
-    case 405:
-      return new MatrixError(405, 'M_UNRECOGNIZED', 'method not allowed', e.headers ?? {});
+  if (err instanceof validatorErrors.BadRequest) return fromValidation(err.errors);
+  if (err instanceof validatorErrors.NotFound) return new MatrixError(404, 'M_UNRECOGNIZED', 'unrecognized request');
+  if (err instanceof validatorErrors.MethodNotAllowed) {
+    const allow = err.headers?.Allow;
+    return new MatrixError(405, 'M_UNRECOGNIZED', 'method not allowed', allow ? { allow } : {});
+  }
+  const { type, limit, status, expose } = (err ?? {}) as BodyParserError;
+  switch (type) {
+    case 'entity.parse.failed':
+      return new MatrixError(400, 'M_NOT_JSON', 'the request body is not valid JSON');
+    case 'entity.too.large':
+      // The rest of the body is never read, so the connection cannot carry another request.
+      return new MatrixError(413, 'M_TOO_LARGE', `the request body is larger than this gateway accepts (${String(limit)} bytes)`, { connection: 'close' });
+    case 'encoding.unsupported':
+    case 'charset.unsupported':
+      return new MatrixError(415, 'M_NOT_JSON', (err as Error).message);
+    case 'request.size.invalid':
+      return new MatrixError(400, 'M_NOT_JSON', 'the request body is shorter or longer than its Content-Length');
     default:
+      // Other unreadable bodies (a corrupt gzip stream, say) are the caller's, never a 500.
+      if (expose === true && typeof status === 'number' && status >= 400 && status < 500) {
+        return new MatrixError(400, 'M_NOT_JSON', `the request body could not be read: ${(err as Error).message}`);
+      }
       return undefined;
   }
 }
 
-/** The last middleware: Matrix JSON for everything; a 500 only for Herald's own bugs, and it leaks nothing. */
-export function errorMiddleware(log: Logger): ErrorRequestHandler {
-  return (err, req, res, next) => {
-    if (res.headersSent) {
-      next(err);
-      return;
-    }
-    const matrixError = toMatrixError(err) ?? new MatrixError(500, 'M_UNKNOWN', 'internal server error');
-    if (matrixError.status >= 500) log.error({ err, method: req.method, path: req.path }, 'request failed');
-    else log.debug({ status: matrixError.status, error: matrixError.message, path: req.path }, 'request refused');
-    res.status(matrixError.status).set(matrixError.headers).json(matrixError);
-  };
+/** M_MISSING_PARAM when every problem is a missing field, else M_BAD_JSON; `error` names each field. */
+function fromValidation(problems: readonly ValidationProblem[]): MatrixError {
+  const lines = problems.map((problem) => {
+    const missing = problem.errorCode?.startsWith('required.') ?? false;
+    return `${fieldName(problem.path)}: ${missing ? 'required' : problem.message}`;
+  });
+  const onlyMissing = problems.length > 0 && problems.every((problem) => problem.errorCode?.startsWith('required.'));
+  return new MatrixError(400, onlyMissing ? 'M_MISSING_PARAM' : 'M_BAD_JSON', [...new Set(lines)].join('; ') || 'the request does not match the API');
+}
+
+/** `/body/notification/devices/0/app_id` → `notification.devices[0].app_id`; other parts keep their section (`query.x`). */
+export function fieldName(pointer: string): string {
+  const parts = pointer.split('/').filter(Boolean);
+  if (parts[0] === 'body') parts.shift();
+  if (parts.length === 0) return 'the request body';
+  return parts.reduce((name, part) => (/^\d+$/.test(part) ? `${name}[${part}]` : name ? `${name}.${part}` : part), '');
 }

@@ -1,16 +1,18 @@
-import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
-import express, { type Express } from 'express';
+import express, { type Express, type RequestHandler } from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
 import type { Dispatcher } from '../dispatch/dispatcher';
 import type { Metrics } from '../metrics/metrics';
 import type { Logger } from '../util/log';
+import { resourcePath } from '../util/resources';
 import { VERSION } from '../version';
-import { logAccess, requestIds } from './access-log';
-import { errorMiddleware, MatrixError } from './errors';
-import { createNotifyEndpoint } from './notify';
-import { ApiSchemas, OPENAPI_PATH } from './schema';
+import { MatrixError } from './errors';
+import { Exchanges } from './exchange';
+import { notifyHandler } from './notify';
 
 export const NOTIFY_PATH = '/_matrix/push/v1/notify';
+
+/** Our OpenAPI document: the one description of the API, for the validator and for readers. */
+export const OPENAPI_PATH = resourcePath('openapi/herald.yaml');
 
 export interface HttpOptions {
   readonly log: Logger;
@@ -19,56 +21,67 @@ export interface HttpOptions {
   /** Take the client address from X-Forwarded-For. */
   readonly accessXForwardedFor: boolean;
   dispatcher(): Dispatcher;
-  /** Validate our own notify answers against the OpenAPI document (tests). */
+  /** Validate our own answers against the OpenAPI document (tests). */
   readonly validateResponses?: boolean;
 }
 
 /**
- * Everything but the notify endpoint: /health, and the Matrix errors for unknown paths
- * (404) and wrong methods (405, with Allow, as our OpenAPI document says).
+ * Homeservers send JSON, not always labelled so (no Content-Type, or text/plain), so
+ * every body is read as JSON. The validator is told the same: it picks the request
+ * schema by Content-Type and caches one compiled validator per distinct header value,
+ * which a caller could otherwise grow without bound.
  */
-export function createExpressApp(options: Pick<HttpOptions, 'log' | 'accessXForwardedFor'>): Express {
+const readAsJson: RequestHandler = (req, _res, next) => {
+  req.headers['content-type'] = 'application/json';
+  next();
+};
+
+/**
+ * The one HTTP stack: an Express app serving /health and the notify endpoint, with
+ * the request checked by express-openapi-validator against `openapi/herald.yaml`,
+ * and Matrix errors for everything else (404 and 405 with Allow come from the
+ * validator, which knows the document's paths and methods).
+ */
+export function createHttpApp(options: HttpOptions): Express {
+  const exchanges = new Exchanges({
+    log: options.log,
+    metrics: options.metrics,
+    accessXForwardedFor: options.accessXForwardedFor,
+    validateResponses: options.validateResponses ?? false,
+  });
+  const validator = OpenApiValidator.middleware({
+    apiSpec: OPENAPI_PATH,
+    validateApiSpec: false,
+    // Inlined once at start-up rather than followed per request.
+    $refParser: { mode: 'dereference' },
+    validateRequests: { allowUnknownQueryParameters: true, coerceTypes: false, removeAdditional: false },
+    validateResponses: options.validateResponses ? { coerceTypes: false, removeAdditional: false } : false,
+    validateSecurity: false,
+    fileUploader: false,
+  });
+
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
-  const nextId = requestIds();
-  app.use((req, res, next) => {
-    const started = process.hrtime.bigint();
-    const id = nextId();
-    res.once('finish', () => logAccess(options.log, req, res.statusCode, started, id, options.accessXForwardedFor));
-    next();
-  });
+  // Herald reads no query parameters; Express 5 would otherwise parse them on every access.
+  app.set('query parser', false);
+  if (options.log.isLevelEnabled('info')) app.use(exchanges.accessLog);
   app.get('/health', (_req, res) => {
     res.type('text/plain').send(`OK, herald ${VERSION}`);
   });
-  app.use(OpenApiValidator.middleware({ apiSpec: OPENAPI_PATH, validateRequests: true, validateApiSpec: false, fileUploader: false }));
+  app.post(
+    NOTIFY_PATH,
+    exchanges.beginNotify,
+    readAsJson,
+    express.json({ type: () => true, limit: options.maxBodyBytes, strict: false }),
+    ...validator,
+    notifyHandler({ metrics: options.metrics, exchanges, dispatcher: options.dispatcher }),
+  );
+  // Any other request: the validator answers 404, or 405 for a documented path.
+  app.use(...validator);
   app.use(() => {
     throw new MatrixError(404, 'M_UNRECOGNIZED', 'unrecognized request');
   });
-  app.use(errorMiddleware(options.log));
+  app.use(exchanges.errorHandler);
   return app;
-}
-
-function isNotify(req: IncomingMessage): boolean {
-  if (req.method !== 'POST') return false;
-  const url = req.url ?? '';
-  const end = url.indexOf('?');
-  const path = end === -1 ? url : url.slice(0, end);
-  return path === NOTIFY_PATH || path === `${NOTIFY_PATH}/`;
-}
-
-/** The HTTP listener: notifications go straight to the notify endpoint, the rest to Express. */
-export function createRequestListener(options: HttpOptions): { listener: RequestListener; app: Express } {
-  const notify = createNotifyEndpoint({
-    log: options.log,
-    metrics: options.metrics,
-    schemas: new ApiSchemas(),
-    maxBodyBytes: options.maxBodyBytes,
-    accessXForwardedFor: options.accessXForwardedFor,
-    dispatcher: options.dispatcher,
-    validateResponses: options.validateResponses ?? false,
-  });
-  const app = createExpressApp(options);
-  const listener = (req: IncomingMessage, res: ServerResponse) => (isNotify(req) ? notify(req, res) : app(req, res));
-  return { listener, app };
 }

@@ -1,10 +1,20 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 type CounterChild = ReturnType<Counter<string>['labels']>;
+type GaugeChild = ReturnType<Gauge<string>['labels']>;
+
+/**
+ * prometheus_client's default buckets, which Sygnal's histograms use: its dashboard's
+ * heatmaps and quantiles are drawn from exactly these bounds (push-gateway-facts §8).
+ */
+export const SYGNAL_BUCKETS: readonly number[] = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
+
+/** Sygnal's value of the `resource` label of sygnal_requests_in_flight: its notify handler. */
+export const NOTIFY_RESOURCE = 'V1NotifyHandler';
 
 /** One app's labelled counters, looked up once: label look-ups are a cost on the notify path. */
 export interface AppMetrics {
-  /** sygnal_per_pushkin_type_total for the app's type. */
+  /** sygnal_per_pushkin_type_total: labelled with the app's name, as Sygnal does. */
   readonly routed: CounterChild;
   readonly deduplicated: CounterChild;
   readonly rejectedFromMemory: CounterChild;
@@ -13,10 +23,11 @@ export interface AppMetrics {
 }
 
 /**
- * Every metric Herald exports, built on one registry. Names are Sygnal's
- * (push-gateway-facts §8) so existing dashboards and alerts keep working; Herald's own
- * metrics use the same `sygnal_` prefix. Labels are the configured app (`pushkin`: the
- * `apps` key, never an app_id taken from a request) and upstream status codes only.
+ * Every metric Herald exports, built on one registry. Sygnal's metrics keep Sygnal's
+ * names, labels and buckets exactly (push-gateway-facts §8) so its Grafana dashboard and
+ * existing alerts keep working; Herald's own metrics are named `herald_*`, so nobody
+ * mistakes them for Sygnal's. Labels are the configured app (`pushkin`: the `apps` key,
+ * never an app_id taken from a request) and upstream status codes only.
  */
 export class Metrics {
   readonly registry: Registry;
@@ -27,20 +38,21 @@ export class Metrics {
   readonly perPushkinType: Counter<'pushkin'>;
   readonly statusCodes: Counter<'code'>;
   readonly notifyTime: Histogram<'code'>;
-  readonly requestsInFlight: Gauge;
+  /** sygnal_requests_in_flight{resource="V1NotifyHandler"}. */
+  readonly requestsInFlight: GaugeChild;
   readonly inflightLimitDrop: Counter<'pushkin'>;
 
   // APNs (Sygnal names)
-  readonly apnsRequestTime: Histogram<'pushkin'>;
-  readonly activeApnsRequests: Gauge<'pushkin'>;
+  readonly apnsRequestTime: Histogram;
+  readonly activeApnsRequests: Gauge;
   readonly apnsStatusCodes: Counter<'pushkin' | 'code'>;
   readonly clientCertExpiry: Gauge<'pushkin'>;
 
   // FCM (Sygnal names)
-  readonly gcmRequestTime: Histogram<'pushkin'>;
-  readonly gcmQueueTime: Histogram<'pushkin'>;
-  readonly pendingGcmRequests: Gauge<'pushkin'>;
-  readonly activeGcmRequests: Gauge<'pushkin'>;
+  readonly gcmRequestTime: Histogram;
+  readonly gcmQueueTime: Histogram;
+  readonly pendingGcmRequests: Gauge;
+  readonly activeGcmRequests: Gauge;
   readonly gcmStatusCodes: Counter<'pushkin' | 'code'>;
 
   // Herald's own
@@ -73,7 +85,7 @@ export class Metrics {
     });
     this.perPushkinType = new Counter({
       name: 'sygnal_per_pushkin_type_total',
-      help: 'Number of devices dispatched to each pushkin type',
+      help: 'Number of devices dispatched to each app',
       labelNames: ['pushkin'],
       registers,
     });
@@ -87,14 +99,16 @@ export class Metrics {
       name: 'sygnal_notify_time',
       help: 'Time taken to answer a notify request, in seconds',
       labelNames: ['code'],
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30],
+      buckets: [...SYGNAL_BUCKETS],
       registers,
     });
     this.requestsInFlight = new Gauge({
       name: 'sygnal_requests_in_flight',
       help: 'Notify requests being processed',
+      labelNames: ['resource'],
       registers,
-    });
+    }).labels(NOTIFY_RESOURCE);
+    this.requestsInFlight.set(0);
     this.inflightLimitDrop = new Counter({
       name: 'sygnal_inflight_request_limit_drop_total',
       help: 'Devices not sent because the app was at its inflight_request_limit',
@@ -102,18 +116,15 @@ export class Metrics {
       registers,
     });
 
-    const upstreamBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20];
     this.apnsRequestTime = new Histogram({
       name: 'sygnal_apns_request_time',
       help: 'Time taken by one request to APNs, in seconds',
-      labelNames: ['pushkin'],
-      buckets: upstreamBuckets,
+      buckets: [...SYGNAL_BUCKETS],
       registers,
     });
     this.activeApnsRequests = new Gauge({
       name: 'sygnal_active_apns_requests',
       help: 'Requests to APNs in flight',
-      labelNames: ['pushkin'],
       registers,
     });
     this.apnsStatusCodes = new Counter({
@@ -132,27 +143,23 @@ export class Metrics {
     this.gcmRequestTime = new Histogram({
       name: 'sygnal_gcm_request_time',
       help: 'Time taken by one request to FCM, in seconds',
-      labelNames: ['pushkin'],
-      buckets: upstreamBuckets,
+      buckets: [...SYGNAL_BUCKETS],
       registers,
     });
     this.gcmQueueTime = new Histogram({
       name: 'sygnal_gcm_queue_time',
       help: 'Time a message waited for a free FCM connection, in seconds',
-      labelNames: ['pushkin'],
-      buckets: upstreamBuckets,
+      buckets: [...SYGNAL_BUCKETS],
       registers,
     });
     this.pendingGcmRequests = new Gauge({
       name: 'sygnal_pending_gcm_requests',
       help: 'Messages waiting for a free FCM connection',
-      labelNames: ['pushkin'],
       registers,
     });
     this.activeGcmRequests = new Gauge({
       name: 'sygnal_active_gcm_requests',
       help: 'Requests to FCM in flight',
-      labelNames: ['pushkin'],
       registers,
     });
     this.gcmStatusCodes = new Counter({
@@ -163,43 +170,43 @@ export class Metrics {
     });
 
     this.outcomes = new Counter({
-      name: 'sygnal_device_outcomes_total',
+      name: 'herald_device_outcomes_total',
       help: 'Devices by outcome: delivered, skipped, rejected, retry, misconfigured, failed',
       labelNames: ['pushkin', 'outcome'],
       registers,
     });
     this.deduplicated = new Counter({
-      name: 'sygnal_deduplicated_total',
+      name: 'herald_deduplicated_total',
       help: 'Devices not notified again because the same event was already delivered to them',
       labelNames: ['pushkin'],
       registers,
     });
     this.rejectedFromMemory = new Counter({
-      name: 'sygnal_rejected_from_memory_total',
+      name: 'herald_rejected_from_memory_total',
       help: 'Pushkeys rejected because an earlier request found them dead',
       labelNames: ['pushkin'],
       registers,
     });
     this.unroutable = new Counter({
-      name: 'sygnal_unroutable_pushkeys_total',
+      name: 'herald_unroutable_pushkeys_total',
       help: 'Pushkeys rejected because no app (unknown) or several globs (ambiguous) matched their app_id',
       labelNames: ['reason'],
       registers,
     });
     this.configurationErrors = new Counter({
-      name: 'sygnal_configuration_errors_total',
+      name: 'herald_configuration_errors_total',
       help: 'Sends that failed because of Herald\'s own configuration (credentials, topic, sender id)',
       labelNames: ['pushkin', 'reason'],
       registers,
     });
     this.retries = new Counter({
-      name: 'sygnal_upstream_retries_total',
+      name: 'herald_upstream_retries_total',
       help: 'Requests to a platform that were retried after a temporary failure',
       labelNames: ['pushkin'],
       registers,
     });
     this.deadlineExceeded = new Counter({
-      name: 'sygnal_upstream_deadline_exceeded_total',
+      name: 'herald_upstream_deadline_exceeded_total',
       help: 'Devices given up on because the per-request deadline passed',
       labelNames: ['pushkin'],
       registers,
@@ -215,7 +222,7 @@ export class Metrics {
       name: 'herald_inflight_queue_time_seconds',
       help: 'Time devices that found their app at its inflight_request_limit waited for a slot (or their deadline), in seconds',
       labelNames: ['pushkin'],
-      buckets: upstreamBuckets,
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20],
       registers,
     });
     this.unroutable.labels('unknown').inc(0);
@@ -228,15 +235,14 @@ export class Metrics {
    * The app's labelled counters, created on first use (so its series show 0 from
    * start-up when called then) and cached.
    */
-  forApp(pushkin: string, type: string): AppMetrics {
-    const key = `${pushkin}\u0000${type}`;
-    let app = this.apps.get(key);
+  forApp(pushkin: string): AppMetrics {
+    let app = this.apps.get(pushkin);
     if (app) return app;
     this.inflightLimitDrop.labels(pushkin).inc(0);
     this.retries.labels(pushkin).inc(0);
     const outcomes = new Map<string, CounterChild>();
     app = {
-      routed: this.perPushkinType.labels(type),
+      routed: this.perPushkinType.labels(pushkin),
       deduplicated: this.deduplicated.labels(pushkin),
       rejectedFromMemory: this.rejectedFromMemory.labels(pushkin),
       deadlineExceeded: this.deadlineExceeded.labels(pushkin),
@@ -247,7 +253,7 @@ export class Metrics {
       },
     };
     for (const counter of [app.routed, app.deduplicated, app.rejectedFromMemory, app.deadlineExceeded]) counter.inc(0);
-    this.apps.set(key, app);
+    this.apps.set(pushkin, app);
     return app;
   }
 }

@@ -23,7 +23,7 @@ describe('APNs pushkin: errors, retries and connections (against a mock APNs)', 
     assert.deepEqual(replies.slice(4).map((r) => r.body.rejected), [[], []]);
     assert.match(replies[4]?.body.devices?.[0]?.reason ?? '', /BadDeviceToken for every recent device: check platform and topic/);
     assert.ok(gw.logs.lines.some((l) => l.level === 50 && /platform \(sandbox\/production\) or topic is probably wrong/.test(String(l.msg))));
-    assert.equal(await metric(gw, 'sygnal_configuration_errors_total', { pushkin: APP, reason: 'BadDeviceToken for every device' }), 2);
+    assert.equal(await metric(gw, 'herald_configuration_errors_total', { pushkin: APP, reason: 'BadDeviceToken for every device' }), 2);
 
     // A delivery shows the configuration works: dead tokens are rejected again.
     assert.equal((await notify(gw, {}, { pushkey: device('wrong-env-ok').pushkey })).status, 200);
@@ -79,7 +79,7 @@ describe('APNs pushkin: errors, retries and connections (against a mock APNs)', 
         assert.equal(await metric(gw, 'sygnal_apns_status_codes_total', { pushkin: APP, code: String(first.status) }), answers.length);
         if (outcome === 'misconfigured') {
           const reason = first.reason ?? '403';
-          assert.equal(await metric(gw, 'sygnal_configuration_errors_total', { pushkin: APP, reason }), 1);
+          assert.equal(await metric(gw, 'herald_configuration_errors_total', { pushkin: APP, reason }), 1);
           assert.ok(gw.logs.lines.some((line) => line.level === 50 && line.status === first.status && String(line.msg).includes('configuration')));
         }
       });
@@ -105,7 +105,7 @@ describe('APNs pushkin: errors, retries and connections (against a mock APNs)', 
       const reply = await notify(gw, {}, { pushkey });
       assert.equal(reply.status, 200);
       assert.equal(mock.requestsFor(hex).length, 2);
-      assert.equal(await metric(gw, 'sygnal_upstream_retries_total', { pushkin: APP }), 1);
+      assert.equal(await metric(gw, 'herald_upstream_retries_total', { pushkin: APP }), 1);
     });
 
     it('answers 502 once the attempts run out', async () => {
@@ -143,7 +143,7 @@ describe('APNs pushkin: errors, retries and connections (against a mock APNs)', 
       assert.equal(reply.status, 502);
       assert.equal(reply.headers.get('retry-after'), '30');
       assert.equal(mock.requestsFor(hex).length, 1);
-      assert.equal(await metric(gw, 'sygnal_upstream_deadline_exceeded_total', { pushkin: APP }), 1);
+      assert.equal(await metric(gw, 'herald_upstream_deadline_exceeded_total', { pushkin: APP }), 1);
     });
 
     it('answers within the notify deadline when APNs does not answer', async () => {
@@ -155,7 +155,7 @@ describe('APNs pushkin: errors, retries and connections (against a mock APNs)', 
       assert.equal(reply.status, 502);
       assert.equal(reply.body.devices?.[0]?.outcome, 'retry');
       assert.match(String(reply.body.devices?.[0]?.reason), /500 ms notify deadline/);
-      assert.equal(await metric(gw, 'sygnal_upstream_deadline_exceeded_total', { pushkin: APP }), 1);
+      assert.equal(await metric(gw, 'herald_upstream_deadline_exceeded_total', { pushkin: APP }), 1);
     });
 
     it('retries connection errors, counted as status 0', async () => {

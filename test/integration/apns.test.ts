@@ -36,7 +36,7 @@ describe('APNs pushkin: delivery (against a mock APNs over HTTP/2 and TLS)', fun
         event_id: '$full:example.org',
       });
       assert.equal(await metric(gw, 'sygnal_apns_status_codes_total', { pushkin: APP, code: '200' }), 1);
-      assert.equal(await metric(gw, 'sygnal_active_apns_requests', { pushkin: APP }), 0);
+      assert.equal(await metric(gw, 'sygnal_active_apns_requests', {}), 0);
       assert.equal(gw.logs.raw.includes(pushkey) || gw.logs.raw.includes(hex), false, 'no pushkey or token in the logs');
       assert.equal(gw.logs.raw.includes(String(request.headers.authorization).slice(7)), false, 'no provider token in the logs');
     });
@@ -138,7 +138,7 @@ describe('APNs pushkin: delivery (against a mock APNs over HTTP/2 and TLS)', fun
       assert.deepEqual(reply.body.rejected, []);
       assert.equal(reply.body.devices?.[0]?.outcome, 'misconfigured');
       assert.equal(mock.requestsFor(hex).length, 1);
-      assert.equal(await metric(gw, 'sygnal_configuration_errors_total', { pushkin: APP, reason: 'InvalidProviderToken' }), 1);
+      assert.equal(await metric(gw, 'herald_configuration_errors_total', { pushkin: APP, reason: 'InvalidProviderToken' }), 1);
       assert.ok(gw.logs.lines.some((line) => line.level === 50 && line.reason === 'InvalidProviderToken'));
     });
   });
@@ -174,7 +174,7 @@ describe('APNs pushkin: delivery (against a mock APNs over HTTP/2 and TLS)', fun
       assert.equal(reply.status, 502);
       assert.deepEqual(reply.body.rejected, []);
       assert.equal(reply.body.devices?.[0]?.outcome, 'misconfigured');
-      assert.equal(await metric(gw, 'sygnal_configuration_errors_total', { pushkin: APP, reason: 'BadCertificateEnvironment' }), 1);
+      assert.equal(await metric(gw, 'herald_configuration_errors_total', { pushkin: APP, reason: 'BadCertificateEnvironment' }), 1);
     });
   });
 });

@@ -214,7 +214,7 @@ describe('FCM HTTP v1 pushkin (against a mock FCM and token endpoint)', function
         assert.equal(reply.body.devices?.[0]?.outcome, 'misconfigured');
         assert.equal(mock.sendsTo('tok-cfg').length, 1, 'not retried');
         assert.ok(g.logs.lines.some((l) => l.level === 50 && String(l.msg).includes('FCM configuration problem')));
-        assert.equal(await metric(g, 'sygnal_configuration_errors_total', { pushkin: APP, reason: label }), 1);
+        assert.equal(await metric(g, 'herald_configuration_errors_total', { pushkin: APP, reason: label }), 1);
       });
     }
 
@@ -239,7 +239,7 @@ describe('FCM HTTP v1 pushkin (against a mock FCM and token endpoint)', function
       assert.equal(reply.body.devices?.[0]?.outcome, 'misconfigured');
       assert.equal(mock.sendsTo('tok-401').length, 2, 'first token, then the renewed one');
       assert.equal(mock.tokenRequests.length, 2);
-      assert.equal(await metric(g, 'sygnal_configuration_errors_total', { pushkin: APP, reason: 'UNAUTHENTICATED' }), 1);
+      assert.equal(await metric(g, 'herald_configuration_errors_total', { pushkin: APP, reason: 'UNAUTHENTICATED' }), 1);
     });
 
     it('QUOTA_EXCEEDED with Retry-After is retried after the time FCM asked for', async () => {
@@ -250,7 +250,7 @@ describe('FCM HTTP v1 pushkin (against a mock FCM and token endpoint)', function
       const [first, second] = mock.sendsTo('tok-quota');
       assert.ok(first && second);
       assert.ok(second.at - first.at >= 900, `waited ${second.at - first.at} ms`);
-      assert.equal(await metric(g, 'sygnal_upstream_retries_total', { pushkin: APP }), 1);
+      assert.equal(await metric(g, 'herald_upstream_retries_total', { pushkin: APP }), 1);
     });
 
     it('UNAVAILABLE and INTERNAL are retried with backoff until delivered', async () => {
@@ -331,7 +331,7 @@ describe('FCM HTTP v1 pushkin (against a mock FCM and token endpoint)', function
       assert.equal(reply.status, 502);
       assert.deepEqual(reply.body.rejected, []);
       assert.equal(reply.body.devices?.[0]?.outcome, 'misconfigured');
-      assert.equal(await metric(g, 'sygnal_configuration_errors_total', { pushkin: APP, reason: 'oauth_invalid_grant' }), 1);
+      assert.equal(await metric(g, 'herald_configuration_errors_total', { pushkin: APP, reason: 'oauth_invalid_grant' }), 1);
     });
   });
 

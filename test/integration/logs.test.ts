@@ -35,6 +35,22 @@ describe('logs', () => {
     assert.ok(String(warning?.event_id).startsWith('$'));
   });
 
+  it('write health probes at debug, other requests at info', async () => {
+    gw = await startGateway(APPS, { pushkinTypes: new ScriptedPlatform().types() });
+    const health = await fetch(`${gw.url}/health`);
+    assert.equal(health.status, 200);
+    await health.arrayBuffer();
+    await notify(gw, []);
+    const access = gw.logs.lines.filter((line) => line.msg === 'request');
+    assert.deepEqual(
+      access.map((line) => [line.path, line.level]),
+      [
+        ['/health', 20],
+        ['/_matrix/push/v1/notify', 30],
+      ],
+    );
+  });
+
   it('take the client address from X-Forwarded-For only when configured', async () => {
     gw = await startGateway(`log: {access: {x_forwarded_for: true}}\n${APPS}`, { pushkinTypes: new ScriptedPlatform().types() });
     await notify(gw, [], { 'x-forwarded-for': '203.0.113.7, 10.0.0.1' });

@@ -93,6 +93,12 @@ describe('POST /_matrix/push/v1/notify', () => {
       const answer = await post(gw, notifyBody(), { headers: { 'content-type': 'text/plain' } });
       assert.equal(answer.status, 200);
     });
+
+    it('reads the body as JSON without a Content-Type header', async () => {
+      // A byte body makes fetch send no Content-Type of its own.
+      const answer = await post(gw, notifyBody(), { headers: {}, body: new TextEncoder().encode(JSON.stringify(notifyBody())) });
+      assert.equal(answer.status, 200);
+    });
   });
 
   describe('refusals', () => {
@@ -135,6 +141,12 @@ describe('POST /_matrix/push/v1/notify', () => {
       const answer = await post(gw, notifyBody({}, { app_id: 'a'.repeat(65) }));
       assert.equal(answer.status, 400);
       assert.match(String(answer.body.error), /app_id/);
+    });
+
+    it('answers 400 M_NOT_JSON for a body that does not decompress', async () => {
+      const answer = await post(gw, 'not gzip at all', { headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' } });
+      assert.equal(answer.status, 400);
+      assert.equal(answer.body.errcode, 'M_NOT_JSON');
     });
 
     it('answers 413 M_TOO_LARGE for a body over the limit', async () => {
@@ -216,7 +228,7 @@ describe('POST /_matrix/push/v1/notify', () => {
       const warned = gw.logs.lines.filter((l) => l.level === 40).map((l) => `${String(l.app_id)} ${String(l.msg)}`);
       assert.ok(warned.some((w) => w.startsWith('com.unknown.app') && w.includes('matches no configured app')));
       assert.ok(warned.some((w) => w.startsWith('org.ambiguous.two') && w.includes('org.ambiguous.*, org.*.two')));
-      const metrics = await gw.metrics.registry.getSingleMetricAsString('sygnal_unroutable_pushkeys_total');
+      const metrics = await gw.metrics.registry.getSingleMetricAsString('herald_unroutable_pushkeys_total');
       assert.match(metrics, /reason="unknown"\} 2/);
       assert.match(metrics, /reason="ambiguous"\} 1/);
     });
@@ -290,7 +302,7 @@ describe('POST /_matrix/push/v1/notify', () => {
       assert.equal(second.status, 200);
       assert.deepEqual(second.body.rejected, ['reject-later']);
       assert.equal(platform.countFor('reject-later'), 1);
-      const metrics = await gw.metrics.registry.getSingleMetricAsString('sygnal_rejected_from_memory_total');
+      const metrics = await gw.metrics.registry.getSingleMetricAsString('herald_rejected_from_memory_total');
       assert.match(metrics, /pushkin="com.example.app"\} 1/);
     });
 
@@ -311,7 +323,7 @@ describe('POST /_matrix/push/v1/notify', () => {
       assert.equal(devices[1]?.outcome, 'retry');
       assert.match(devices[1]?.reason ?? '', /deadline/);
       assert.equal(devices[0]?.outcome, 'delivered');
-      const exceeded = await gw.metrics.registry.getSingleMetricAsString('sygnal_upstream_deadline_exceeded_total');
+      const exceeded = await gw.metrics.registry.getSingleMetricAsString('herald_upstream_deadline_exceeded_total');
       assert.match(exceeded, /pushkin="com.example.app"\} 1/);
     });
   });
@@ -322,7 +334,7 @@ describe('POST /_matrix/push/v1/notify', () => {
       assert.equal((await post(gw, body)).status, 200);
       assert.equal((await post(gw, body)).status, 200);
       assert.equal(platform.countFor('delivered-dup'), 1);
-      const metrics = await gw.metrics.registry.getSingleMetricAsString('sygnal_deduplicated_total');
+      const metrics = await gw.metrics.registry.getSingleMetricAsString('herald_deduplicated_total');
       assert.match(metrics, /pushkin="com.example.app"\} 1/);
     });
 

@@ -35,7 +35,7 @@ describe('graceful shutdown', () => {
     const body = (await response.json()) as { devices: Array<{ outcome: string; reason: string }> };
     assert.deepEqual(body.devices.map((d) => [d.outcome, d.reason]), [['retry', 'Herald is shutting down']]);
     await closed;
-    const exceeded = await gw.metrics.registry.getSingleMetricAsString('sygnal_upstream_deadline_exceeded_total');
+    const exceeded = await gw.metrics.registry.getSingleMetricAsString('herald_upstream_deadline_exceeded_total');
     assert.match(exceeded, /pushkin="com.example.app"\} 0/, 'a shutdown is not a deadline');
   });
 });

@@ -9,7 +9,7 @@ import { classifyAnswer, parseRetryAfter } from './reasons';
 export interface AnswerVerdict {
   readonly outcome: DispatchOutcome;
   readonly log: { readonly level: 'debug' | 'info' | 'warn' | 'error'; readonly msg: string; readonly fields: Record<string, unknown> };
-  /** Set when Herald's configuration is at fault: the `reason` label of sygnal_configuration_errors. */
+  /** Set when Herald's configuration is at fault: the `reason` label of herald_configuration_errors. */
   readonly configurationError?: string;
 }
 

@@ -54,8 +54,6 @@ export class ApnsPushkin implements Pushkin {
       // node-apn re-checks the credentials when it is built; say which app failed.
       throw new Error(`apps.${JSON.stringify(env.name)}: cannot set up APNs: ${(err as Error).message}`, { cause: err });
     }
-    // inc(0), not set(0): after a reload the previous pushkin may still have requests counted here.
-    env.metrics.activeApnsRequests.labels(env.name).inc(0);
     if (config.auth?.kind === 'certificate') env.metrics.clientCertExpiry.labels(env.name).set(Math.floor(config.auth.notAfter / 1000));
     env.log.info(apnsSummary(config), 'APNs pushkin ready');
     return new ApnsPushkin(env.name, config, transport, env, proxy?.relay);
@@ -114,8 +112,8 @@ export class ApnsPushkin implements Pushkin {
   }
 
   private async attempt(request: ApnsRequest, ctx: DispatchContext, attempt: number): Promise<DispatchOutcome> {
-    const active = this.metrics.activeApnsRequests.labels(this.name);
-    const stopTimer = this.metrics.apnsRequestTime.labels(this.name).startTimer();
+    const active = this.metrics.activeApnsRequests;
+    const stopTimer = this.metrics.apnsRequestTime.startTimer();
     active.inc();
     let answer: ApnsAnswer;
     try {

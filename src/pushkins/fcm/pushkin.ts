@@ -43,9 +43,6 @@ export class FcmPushkin implements Pushkin {
     this.tokens = new AccessTokenSource(config.serviceAccount, this.tokenEndpoint, env.clock, env.log);
     const basePath = new URL(config.endpoint).pathname.replace(/\/+$/, '');
     this.sendPath = `${basePath}/v1/projects/${encodeURIComponent(config.projectId)}/messages:send`;
-    // inc(0), not set(0): after a config reload the previous pushkin may still have sends counted here.
-    env.metrics.pendingGcmRequests.labels(this.name).inc(0);
-    env.metrics.activeGcmRequests.labels(this.name).inc(0);
   }
 
   async dispatch(notification: Notification, device: Device, ctx: DispatchContext): Promise<DispatchOutcome> {
@@ -92,18 +89,18 @@ export class FcmPushkin implements Pushkin {
 
   private async send(body: string, accessToken: string, message: FcmMessage, ctx: DispatchContext): Promise<DispatchOutcome | 'renew-token'> {
     const metrics = this.env.metrics;
-    metrics.pendingGcmRequests.labels(this.name).inc();
+    metrics.pendingGcmRequests.inc();
     let queuedMs: number;
     try {
       queuedMs = await this.fcm.acquire(ctx.signal);
     } catch {
       return { kind: 'retry', reason: 'no free FCM connection before the deadline' };
     } finally {
-      metrics.pendingGcmRequests.labels(this.name).dec();
+      metrics.pendingGcmRequests.dec();
     }
-    metrics.gcmQueueTime.labels(this.name).observe(queuedMs / 1000);
-    metrics.activeGcmRequests.labels(this.name).inc();
-    const stopTimer = metrics.gcmRequestTime.labels(this.name).startTimer();
+    metrics.gcmQueueTime.observe(queuedMs / 1000);
+    metrics.activeGcmRequests.inc();
+    const stopTimer = metrics.gcmRequestTime.startTimer();
     let response;
     try {
       response = await this.fcm.post(
@@ -119,7 +116,7 @@ export class FcmPushkin implements Pushkin {
       return { kind: 'retry', reason };
     } finally {
       stopTimer();
-      metrics.activeGcmRequests.labels(this.name).dec();
+      metrics.activeGcmRequests.dec();
       this.fcm.release();
     }
     metrics.gcmStatusCodes.labels(this.name, String(response.status)).inc();
