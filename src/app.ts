@@ -61,6 +61,7 @@ export class Gateway {
       log,
       metrics,
       maxBodyBytes: config.http.maxBodyBytes,
+      accessLog: config.log.accessEnabled,
       accessXForwardedFor: config.log.accessXForwardedFor,
       dispatcher: () => this.current.dispatcher,
       validateResponses,
@@ -188,7 +189,7 @@ async function buildGeneration(config: HeraldConfig, store: PushStore, clock: Cl
     throw err;
   }
   const router = new AppRouter<Pushkin>(pushkins.map((pushkin) => [pushkin.name, pushkin] as const));
-  return { pushkins, dispatcher: new Dispatcher(router, store, metrics, clock, config.http.notifyDeadlineMs, log) };
+  return { pushkins, dispatcher: new Dispatcher(router, store, metrics, clock, config.http.notifyDeadlineMs, log, config.unknownAppId) };
 }
 
 /** What an app's pushkin is built with (also used by the CLI's check-config and send-test). */

@@ -35,20 +35,23 @@ export async function checkConfig(file: string, out: Writable): Promise<number> 
   const metrics = new Metrics();
   out.write(`apps (${config.apps.length}):\n`);
   for (const app of config.apps) {
-    const settings = Object.entries(app.pushkinType.summary(app.settings))
-      .map(([key, value]) => `${key}=${value}`)
-      .join(' ');
+    let shown = app.pushkinType.summary(app.settings);
     let status = 'ok';
     try {
       const pushkin = await app.pushkinType.create(
         app.settings,
         pushkinEnv(app, { log: createLogger('silent'), metrics, clock: systemClock, proxy: ProxySettings.resolve(config.proxy) }),
       );
+      // What building it found out (e.g. which credentials ADC resolved to) replaces the configuration's guess.
+      if (pushkin.describe) shown = { ...shown, ...(await pushkin.describe()) };
       await pushkin.close();
     } catch (err) {
       failed = true;
       status = `error: ${(err as Error).message}`;
     }
+    const settings = Object.entries(shown)
+      .map(([key, value]) => `${key}=${value}`)
+      .join(' ');
     out.write(`  ${app.name}  type=${app.type} inflight_request_limit=${app.inflightRequestLimit}${settings ? ` ${settings}` : ''}  [${status}]\n`);
   }
   out.write(failed ? `${file}: problems found\n` : `${file}: OK\n`);

@@ -85,7 +85,8 @@ export async function sendTest(options: SendTestOptions, out: Writable): Promise
   const route = new AppRouter<AppConfig>(config.apps.map((app) => [app.name, app] as const)).route(options.appId);
   if (route.kind !== 'found') {
     const why = route.kind === 'ambiguous' ? `matches several apps (${route.matches.join(', ')})` : 'matches no configured app';
-    out.write(`app_id ${options.appId} ${why}: the gateway would reject this pushkey.\n`);
+    const answer = config.unknownAppId === 'retry' ? 'answer 502 and keep this pushkey (unknown_app_id: retry)' : 'reject this pushkey';
+    out.write(`app_id ${options.appId} ${why}: the gateway would ${answer}.\n`);
     return 1;
   }
   const app = route.target;

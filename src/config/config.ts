@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { UNKNOWN_APP_ID_POLICIES, type UnknownAppIdPolicy } from '../dispatch/router';
 import { DEFAULT_INFLIGHT_QUEUE_LIMIT, DEFAULT_INFLIGHT_REQUEST_LIMIT } from '../pushkins/limit';
 import type { PushkinType } from '../pushkins/pushkin';
 import type { PushkinTypes } from '../pushkins/registry';
@@ -34,6 +35,8 @@ export interface HeraldConfig {
   };
   readonly log: {
     readonly level: LogLevel;
+    /** Write one access line per request (Sygnal's log.access.enabled). */
+    readonly accessEnabled: boolean;
     /** Take the client address from X-Forwarded-For (behind a reverse proxy). */
     readonly accessXForwardedFor: boolean;
   };
@@ -42,6 +45,8 @@ export interface HeraldConfig {
   };
   /** Outbound HTTP CONNECT proxy for upstream traffic. */
   readonly proxy?: string;
+  /** What devices whose app_id no app serves are answered. */
+  readonly unknownAppId: UnknownAppIdPolicy;
   /** Processes serving the notify port (node:cluster); 1 serves from the main process. */
   readonly workers: number;
   readonly store: {
@@ -90,8 +95,13 @@ export function validateConfig(raw: unknown, baseDir: string, pushkinTypes: Push
   const access = logSection.section('access');
   const log = {
     level: logSection.oneOf('level', LOG_LEVELS, { default: 'info' }),
+    accessEnabled: access.boolean('enabled', { default: true }),
     accessXForwardedFor: access.boolean('x_forwarded_for', { default: false }),
   };
+  // Sygnal accepts the key but writes nothing there either: its access lines go where log.setup sends them.
+  if (access.string('file') !== undefined) {
+    access.warn('file', 'not used: access lines go to standard output with the other log lines (set log.access.enabled: false to turn them off)');
+  }
   access.finish();
   logSection.finish();
 
@@ -114,6 +124,13 @@ export function validateConfig(raw: unknown, baseDir: string, pushkinTypes: Push
   }
   metricsSection.finish();
 
+  // Older Sygnal versions kept GCM canonical registration ids in a database.
+  for (const key of ['database', 'db']) {
+    if (root.has(key)) root.warn(key, "the database of older Sygnal versions is not used by Herald; ignored");
+  }
+  root.accept('database', 'db');
+
+  const unknownAppId = root.oneOf('unknown_app_id', UNKNOWN_APP_ID_POLICIES, { default: 'reject' });
   const workers = root.integer('workers', { default: 1, min: 1, max: 64 });
   const proxy = root.string('proxy');
   const proxyProblem = proxy !== undefined ? proxyUrlProblem(proxy) : undefined;
@@ -133,7 +150,7 @@ export function validateConfig(raw: unknown, baseDir: string, pushkinTypes: Push
   root.finish();
 
   if (problems.errors.length > 0) throw new ConfigError(problems.errors);
-  const config: HeraldConfig = { http, log, metrics, ...(proxy !== undefined ? { proxy } : {}), workers, store, apps };
+  const config: HeraldConfig = { http, log, metrics, ...(proxy !== undefined ? { proxy } : {}), unknownAppId, workers, store, apps };
   return { config, warnings: problems.warnings };
 }
 

@@ -6,7 +6,7 @@ import { deliveryKey, type PushStore } from '../store/store';
 import type { Clock } from '../util/clock';
 import type { Logger } from '../util/log';
 import { redactPushkey } from '../util/redact';
-import type { AppRouter } from './router';
+import type { AppRouter, UnknownAppIdPolicy } from './router';
 
 export interface DeviceResult {
   readonly device: Device;
@@ -40,6 +40,7 @@ export class Dispatcher {
     private readonly deadlineMs: number,
     /** For level checks: per-device loggers are only made when a line is written. */
     private readonly log: Logger,
+    private readonly unknownAppId: UnknownAppIdPolicy = 'reject',
   ) {}
 
   /**
@@ -92,6 +93,10 @@ export class Dispatcher {
     if (route.kind !== 'found') {
       this.metrics.unroutable.labels(route.kind).inc();
       const detail = route.kind === 'ambiguous' ? `matches several apps: ${route.matches.join(', ')}` : 'matches no configured app';
+      if (this.unknownAppId === 'retry') {
+        ctx.log.error(`app_id ${detail}: answering 502 so the homeserver keeps the pusher and retries (unknown_app_id: retry); fix apps`);
+        return { device, outcome: { kind: 'misconfigured', reason: `app_id ${detail} (unknown_app_id: retry)` } };
+      }
       ctx.log.warn(`rejecting pushkey: app_id ${detail}`);
       return { device, outcome: { kind: 'rejected', reason: `app_id ${detail}` } };
     }

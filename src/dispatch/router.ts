@@ -9,6 +9,14 @@ export type Route<T> =
   | { readonly kind: 'unknown' }
   | { readonly kind: 'ambiguous'; readonly matches: readonly string[] };
 
+/**
+ * What to answer for a device whose app_id matches no app (or several globs): `reject`
+ * (Sygnal: the homeserver deletes the pusher) or `retry` (502: the pusher is kept, so a
+ * config mistake does not delete every user's pusher). Config key `unknown_app_id`.
+ */
+export const UNKNOWN_APP_ID_POLICIES = ['reject', 'retry'] as const;
+export type UnknownAppIdPolicy = (typeof UNKNOWN_APP_ID_POLICIES)[number];
+
 /** App ids remembered per router; more distinct ids than this (junk traffic) start a fresh cache. */
 const ROUTE_CACHE_LIMIT = 4096;
 

@@ -18,6 +18,8 @@ export interface HttpOptions {
   readonly log: Logger;
   readonly metrics: Metrics;
   readonly maxBodyBytes: number;
+  /** Write one access line per request (log.access.enabled). */
+  readonly accessLog: boolean;
   /** Take the client address from X-Forwarded-For. */
   readonly accessXForwardedFor: boolean;
   dispatcher(): Dispatcher;
@@ -65,7 +67,7 @@ export function createHttpApp(options: HttpOptions): Express {
   app.disable('etag');
   // Herald reads no query parameters; Express 5 would otherwise parse them on every access.
   app.set('query parser', false);
-  if (options.log.isLevelEnabled('info')) app.use(exchanges.accessLog);
+  if (options.accessLog && options.log.isLevelEnabled('info')) app.use(exchanges.accessLog);
   app.get('/health', (_req, res) => {
     res.type('text/plain').send(`OK, herald ${VERSION}`);
   });

@@ -189,7 +189,7 @@ export class Metrics {
     });
     this.unroutable = new Counter({
       name: 'herald_unroutable_pushkeys_total',
-      help: 'Pushkeys rejected because no app (unknown) or several globs (ambiguous) matched their app_id',
+      help: 'Devices whose app_id matched no app (unknown) or several globs (ambiguous): rejected, or answered 502 with unknown_app_id: retry',
       labelNames: ['reason'],
       registers,
     });

@@ -42,6 +42,8 @@ export interface Pushkin {
   dispatch(notification: Notification, device: Device, ctx: DispatchContext): Promise<DispatchOutcome>;
   /** Releases connections and timers. */
   close(): Promise<void>;
+  /** What was resolved when it was built and the configuration alone does not say (e.g. which credentials), for `herald check-config`. */
+  describe?(): Promise<Record<string, string>>;
 }
 
 /** What a pushkin is built with: its own logger and metrics, the clock, the outbound proxy. */

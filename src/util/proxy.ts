@@ -1,5 +1,5 @@
-import { createServer, request, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { request, type IncomingMessage } from 'node:http';
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { ConfigError } from '../config/section';
 
 /**
@@ -72,7 +72,7 @@ function decoded(text: string): string {
   }
 }
 
-export interface ConnectRelay {
+export interface TunnelRelay {
   readonly host: string;
   readonly port: number;
   close(): Promise<void>;
@@ -82,57 +82,54 @@ export interface ConnectRelay {
 const TUNNEL_TIMEOUT_MS = 10_000;
 
 /**
- * A CONNECT proxy on 127.0.0.1 that forwards tunnels to `target` (host:port, the only
- * destination it accepts: it holds Herald's proxy credentials) through `upstream`,
- * adding its credentials. node-apn can use a proxy but cannot authenticate to one;
- * pointing it here instead lets it go through an authenticating proxy.
+ * A TCP listener on 127.0.0.1 that carries each connection it accepts to `target`
+ * (host:port, the only destination: it holds Herald's proxy credentials) through an HTTP
+ * CONNECT tunnel opened on `proxy`, with the proxy's basic credentials when its URL has
+ * them. A client that connects here runs its own TLS inside the tunnel, end to end with
+ * the target, with its own settings (client certificate, CAs, SNI): the proxy sees only
+ * ciphertext. `onProblem` hears why a tunnel could not be opened (refused, unreachable).
  */
-export async function startConnectRelay(upstream: URL, target: string): Promise<ConnectRelay> {
-  const authorization = proxyAuthorization(upstream);
-  const server: Server = createServer((_req, res) => res.writeHead(405).end());
-  const tunnels = new Set<Socket>();
-  server.on('connect', (req: IncomingMessage, client: Socket, head: Buffer) => {
-    tunnels.add(client);
-    client.on('close', () => tunnels.delete(client));
+export async function startTunnelRelay(proxy: URL, target: string, onProblem: (problem: string) => void): Promise<TunnelRelay> {
+  const authorization = proxyAuthorization(proxy);
+  const sockets = new Set<Socket>();
+  const track = (socket: Socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  };
+  // Paused until the tunnel is open: what the client sends first (its TLS hello) waits for it.
+  const server: NetServer = createNetServer({ pauseOnConnect: true }, (client) => {
+    track(client);
     client.on('error', () => client.destroy());
-    if (req.url !== target) {
-      client.end('HTTP/1.1 403 Forbidden\r\n\r\n');
-      return;
-    }
-    const outgoing = request({
-      host: upstream.hostname,
-      port: Number(upstream.port || 80),
+    const connect = request({
+      host: proxy.hostname.replace(/^\[|\]$/g, ''),
+      port: Number(proxy.port || 80),
       method: 'CONNECT',
-      path: req.url,
-      headers: { host: req.url ?? '', ...(authorization ? { 'proxy-authorization': authorization } : {}) },
+      path: target,
+      headers: { host: target, ...(authorization ? { 'proxy-authorization': authorization } : {}) },
       timeout: TUNNEL_TIMEOUT_MS,
     });
-    outgoing.on('timeout', () => outgoing.destroy(new Error('the proxy did not open the tunnel in time')));
+    connect.on('timeout', () => connect.destroy(new Error(`no answer within ${TUNNEL_TIMEOUT_MS} ms`)));
     // The client gave up (its own timeout): stop waiting for the tunnel.
-    client.on('close', () => outgoing.destroy());
-    outgoing.on('connect', (res, upstreamSocket, upstreamHead) => {
-      tunnels.add(upstreamSocket);
-      upstreamSocket.on('close', () => {
-        tunnels.delete(upstreamSocket);
-        client.destroy();
-      });
-      upstreamSocket.on('error', () => client.destroy());
-      client.on('close', () => upstreamSocket.destroy());
-      client.write(`HTTP/1.1 ${res.statusCode ?? 502} ${res.statusMessage ?? ''}\r\n\r\n`);
+    client.on('close', () => connect.destroy());
+    connect.on('connect', (res: IncomingMessage, upstream: Socket, head: Buffer) => {
+      track(upstream);
+      upstream.on('error', () => client.destroy());
+      upstream.on('close', () => client.destroy());
+      client.on('close', () => upstream.destroy());
       if (res.statusCode !== 200) {
-        client.end();
-        upstreamSocket.destroy();
+        onProblem(`the proxy answered ${res.statusCode ?? '?'} ${res.statusMessage ?? ''} to CONNECT ${target}`.trimEnd());
+        upstream.destroy();
         return;
       }
-      if (upstreamHead.length) client.write(upstreamHead);
-      if (head.length) upstreamSocket.write(head);
-      upstreamSocket.pipe(client);
-      client.pipe(upstreamSocket);
+      if (head.length) client.write(head);
+      upstream.pipe(client);
+      client.pipe(upstream);
     });
-    outgoing.on('error', () => {
-      client.end('HTTP/1.1 502 Bad Gateway\r\n\r\n');
+    connect.on('error', (err) => {
+      if (!client.destroyed) onProblem(`cannot open a tunnel to ${target} through the proxy: ${err.message}`);
+      client.destroy();
     });
-    outgoing.end();
+    connect.end();
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
@@ -141,7 +138,7 @@ export async function startConnectRelay(upstream: URL, target: string): Promise<
     port,
     close: () =>
       new Promise((resolve) => {
-        for (const socket of tunnels) socket.destroy();
+        for (const socket of sockets) socket.destroy();
         server.close(() => resolve());
       }),
   };

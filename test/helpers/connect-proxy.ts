@@ -4,12 +4,15 @@ import { connect, type AddressInfo, type Socket } from 'node:net';
 export interface Tunnel {
   readonly target: string;
   readonly authorization: string | undefined;
+  /** The first bytes the client sent through the open tunnel (a TLS record is 0x16 0x03 …). */
+  firstBytes?: Buffer;
 }
 
 /**
  * An HTTP CONNECT proxy on 127.0.0.1 for tests: it requires basic authentication
- * (407 otherwise), records every tunnel with its target and Proxy-Authorization, and
- * can be restarted on the same port, cutting every tunnel, like a proxy being restarted.
+ * (407 otherwise), records every tunnel with its target, Proxy-Authorization and first
+ * bytes, and can be restarted on the same port, cutting every tunnel, like a proxy being
+ * restarted.
  */
 export class ConnectProxy {
   readonly tunnels: Tunnel[] = [];
@@ -42,7 +45,8 @@ export class ConnectProxy {
 
   private tunnel(req: IncomingMessage, client: Socket, head: Buffer): void {
     const authorization = req.headers['proxy-authorization'];
-    this.tunnels.push({ target: req.url ?? '', authorization });
+    const tunnel: Tunnel = { target: req.url ?? '', authorization };
+    this.tunnels.push(tunnel);
     client.on('error', () => client.destroy());
     if (authorization !== this.expectedAuthorization) {
       client.end('HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm="test"\r\n\r\n');
@@ -56,6 +60,8 @@ export class ConnectProxy {
     }
     const upstream = connect(Number(port), host, () => {
       client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      if (head.length) tunnel.firstBytes = head.subarray(0, 8);
+      else client.once('data', (chunk: Buffer) => (tunnel.firstBytes ??= chunk.subarray(0, 8)));
       if (head.length) upstream.write(head);
       upstream.pipe(client);
       client.pipe(upstream);

@@ -64,17 +64,27 @@ export interface RecordedTokenRequest {
   readonly header: Record<string, unknown>;
 }
 
+/** Where google-auth-library addresses its assertions, whatever the key file's token_uri. */
+const GOOGLE_TOKEN_URL = 'https://oauth2.googleapis.com/token';
+const FCM_SCOPE = 'https://www.googleapis.com/auth/firebase.messaging';
+const METADATA_BASE = '/computeMetadata/v1';
+
 /**
- * A real HTTP server on 127.0.0.1 playing both FCM HTTP v1 and Google's OAuth token
- * endpoint, with a freshly generated service account whose `token_uri` points here.
- * It verifies every assertion's RS256 signature and every send's bearer token, answers
- * each registration token from its script (default: 200) and records everything.
+ * A real HTTP server on 127.0.0.1 playing FCM HTTP v1, Google's OAuth token endpoint and
+ * the GCE metadata server (as GKE workload identity also presents it), with a freshly
+ * generated service account whose `token_uri` points here. It verifies every assertion's
+ * RS256 signature and every send's bearer token, answers each registration token from its
+ * script (default: 200) and records everything.
  */
 export class FcmMock {
   readonly projectId = 'herald-test';
   readonly clientEmail = 'herald@herald-test.iam.gserviceaccount.com';
   readonly sends: RecordedSend[] = [];
   readonly tokenRequests: RecordedTokenRequest[] = [];
+  /** The `scopes` query of each token request to the metadata server. */
+  readonly metadataTokenRequests: string[] = [];
+  /** The service account the metadata server says the instance runs as. */
+  readonly metadataAccount = 'herald-node@herald-test.iam.gserviceaccount.com';
   /** Sends refused because their bearer token was missing, unknown or expired. */
   readonly authFailures: string[] = [];
   /** Lifetime written into issued tokens (expires_in). */
@@ -94,6 +104,7 @@ export class FcmMock {
   private readonly sockets = new Set<Socket>();
   private readonly hanging = new Set<Response>();
   private barrier?: { size: number; waiting: Array<() => void> };
+  private tokenHold?: Promise<void>;
   private server!: Server | Http2SecureServer;
   private dir!: string;
   url = '';
@@ -140,6 +151,23 @@ export class FcmMock {
     return `${this.url}/token`;
   }
 
+  /** host:port of the metadata server, for GCE_METADATA_HOST. */
+  get metadataHost(): string {
+    return new URL(this.url).host;
+  }
+
+  /** Token requests (OAuth and metadata) wait unanswered until the returned function is called. */
+  holdTokens(): () => void {
+    let release!: () => void;
+    this.tokenHold = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    return () => {
+      this.tokenHold = undefined;
+      release();
+    };
+  }
+
   /** Answers for `registrationToken`, one per send, in order; then `then` (default 200) for good. */
   script(registrationToken: string, answers: Answer[], then: Answer = FCM.ok()): void {
     this.scripts.set(registrationToken, [...answers]);
@@ -166,13 +194,13 @@ export class FcmMock {
     return this.sends.filter((send) => send.registrationToken === registrationToken);
   }
 
-  /** An `apps` entry for this mock. */
-  appYaml(appId: string, extra = ''): string {
+  /** An `apps` entry for this mock; `credentials: 'adc'` leaves service_account_file out. */
+  appYaml(appId: string, extra = '', credentials: 'file' | 'adc' = 'file'): string {
     return [
       `  ${JSON.stringify(appId)}:`,
       '    type: gcm',
       `    project_id: ${this.projectId}`,
-      `    service_account_file: ${JSON.stringify(this.serviceAccountFile)}`,
+      ...(credentials === 'file' ? [`    service_account_file: ${JSON.stringify(this.serviceAccountFile)}`] : []),
       `    endpoint: ${JSON.stringify(this.url)}`,
       ...extra.split('\n').filter((line) => line.trim()).map((line) => `    ${line.trim()}`),
     ].join('\n');
@@ -189,7 +217,11 @@ export class FcmMock {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const body = Buffer.concat(chunks).toString('utf8');
-    if (req.method === 'POST' && req.url === '/token') return this.token(body, res);
+    if (req.method === 'POST' && req.url === '/token') {
+      await this.tokenHold;
+      return this.token(body, res);
+    }
+    if (req.method === 'GET' && req.url?.startsWith(`${METADATA_BASE}/`)) return this.metadata(req, res);
     const match = /^\/v1\/projects\/([^/]+)\/messages:send$/.exec(req.url ?? '');
     if (req.method === 'POST' && match) return this.send(match[1] as string, req, body, res);
     answer(res, { status: 404, body: '<html>not found</html>' });
@@ -202,9 +234,39 @@ export class FcmMock {
     this.tokenRequests.push({ at: Date.now(), claims: checked.claims ?? {}, header: checked.header ?? {} });
     if (scripted) return answer(res, scripted);
     if (checked.error) return answer(res, { status: 400, body: { error: 'invalid_grant', error_description: checked.error } });
+    answer(res, { status: 200, body: this.issue() });
+  }
+
+  /**
+   * The metadata server's part of what GCE and GKE workload identity serve: the presence
+   * check, the default service account's email and its access tokens (tokenScript applies).
+   */
+  private async metadata(req: Request, res: Response): Promise<void> {
+    res.setHeader('metadata-flavor', 'Google');
+    if (req.headers['metadata-flavor'] !== 'Google') return answer(res, { status: 403, body: 'Missing Metadata-Flavor:Google header.' });
+    const url = new URL(req.url ?? '/', 'http://metadata');
+    switch (url.pathname.slice(METADATA_BASE.length)) {
+      case '/instance':
+      case '/instance/':
+        return answer(res, { status: 200, body: 'attributes/\nservice-accounts/\n' });
+      case '/instance/service-accounts/default/email':
+        return answer(res, { status: 200, body: this.metadataAccount });
+      case '/instance/service-accounts/default/token': {
+        this.metadataTokenRequests.push(url.searchParams.get('scopes') ?? '');
+        await this.tokenHold;
+        const scripted = this.tokenScript.shift() ?? this.tokenDefault;
+        if (scripted) return answer(res, scripted);
+        return answer(res, { status: 200, body: this.issue() });
+      }
+      default:
+        return answer(res, { status: 404, body: 'not found' });
+    }
+  }
+
+  private issue(): Record<string, unknown> {
     const accessToken = `ya29.test-${randomBytes(16).toString('hex')}`;
     this.issued.set(accessToken, Date.now() + this.tokenLifetimeS * 1000 + this.tokenGraceMs);
-    answer(res, { status: 200, body: { access_token: accessToken, expires_in: this.tokenLifetimeS, token_type: 'Bearer' } });
+    return { access_token: accessToken, expires_in: this.tokenLifetimeS, token_type: 'Bearer' };
   }
 
   /** What Google checks: grant type, RS256 signature by the account's key, iss, aud, scope, times. */
@@ -223,8 +285,9 @@ export class FcmMock {
     const iat = Number(claims.iat);
     const exp = Number(claims.exp);
     if (claims.iss !== this.clientEmail) return { error: 'Invalid JWT: iss', claims, header };
-    if (claims.aud !== this.tokenUri) return { error: 'Invalid JWT: aud must be the token_uri', claims, header };
-    if (claims.scope !== 'https://www.googleapis.com/auth/firebase.messaging') return { error: 'Invalid JWT: scope', claims, header };
+    // Google's own endpoint takes its URL; a token_uri elsewhere (this one) also takes its own.
+    if (claims.aud !== this.tokenUri && claims.aud !== GOOGLE_TOKEN_URL) return { error: 'Invalid JWT: aud', claims, header };
+    if (claims.scope !== FCM_SCOPE) return { error: 'Invalid JWT: scope', claims, header };
     if (!(Math.abs(iat - now) < 300 && exp > now && exp - iat <= 3600)) return { error: 'Invalid JWT: Token must be a short-lived token', claims, header };
     return { claims, header };
   }

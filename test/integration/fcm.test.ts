@@ -2,9 +2,12 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createServer, type IncomingMessage } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
+import { gcpMetadata } from 'google-auth-library';
 import { apnsTestPki } from '../helpers/apns-pki';
+import { setEnv } from '../helpers/env';
 import { FCM, FcmMock, testKeys, type Answer } from '../helpers/fcm-mock';
 import { notifyBody, startGateway, type RunningGateway } from '../helpers/gateway';
+import { tempDir } from '../helpers/temp';
 import { assertUpstreamNotifyResponse } from '../helpers/upstream-schema';
 
 const NOTIFY = '/_matrix/push/v1/notify';
@@ -67,7 +70,10 @@ describe('FCM HTTP v1 pushkin (against a mock FCM and token endpoint)', function
       assert.equal(reply.status, 200);
       assert.deepEqual(reply.body, { rejected: [] });
       assert.equal(mock.tokenRequests.length, 1);
-      assert.equal(mock.tokenRequests[0]?.header.kid, 'test-key-1');
+      // google-auth-library signs for Google's token URL and Herald sends it to the file's token_uri (this mock).
+      assert.equal(mock.tokenRequests[0]?.header.alg, 'RS256');
+      assert.equal(mock.tokenRequests[0]?.claims.aud, 'https://oauth2.googleapis.com/token');
+      assert.equal(mock.tokenRequests[0]?.claims.iss, mock.clientEmail);
       assert.equal(mock.authFailures.length, 0);
       const [send] = mock.sends;
       assert.ok(send);
@@ -384,6 +390,43 @@ describe('FCM HTTP v1 pushkin (against a mock FCM and token endpoint)', function
       assert.equal(reply.status, 502);
       assert.deepEqual(reply.body.rejected, ['tok-m-dead']);
       assert.deepEqual(reply.body.devices?.map((d) => d.outcome), ['delivered', 'rejected', 'retry']);
+    });
+  });
+
+  describe('Application Default Credentials (no service_account_file)', () => {
+    let restore: (() => void) | undefined;
+    afterEach(() => {
+      restore?.();
+      restore = undefined;
+      gcpMetadata.resetIsAvailableCache();
+    });
+
+    it('GOOGLE_APPLICATION_CREDENTIALS: signs in with the key file it names, at its token_uri', async () => {
+      restore = setEnv({ GOOGLE_APPLICATION_CREDENTIALS: mock.serviceAccountFile, CLOUDSDK_CONFIG: tempDir('gcloud') });
+      gw = await startGateway(`apps:\n${mock.appYaml(APP, '', 'adc')}\n`);
+      const reply = await notify(gw, {}, { pushkey: 'tok-adc-file' });
+      assert.equal(reply.status, 200);
+      assert.equal(mock.tokenRequests.length, 1);
+      assert.equal(mock.sendsTo('tok-adc-file').length, 1);
+      assert.ok(gw.logs.lines.some((l) => l.msg === 'FCM pushkin ready' && String(l.credentials).includes('GOOGLE_APPLICATION_CREDENTIALS')));
+    });
+
+    it('the metadata server (GCE_METADATA_HOST): its token is sent, renewed once when FCM refuses it', async () => {
+      restore = setEnv({
+        GOOGLE_APPLICATION_CREDENTIALS: undefined,
+        CLOUDSDK_CONFIG: tempDir('gcloud'),
+        GCE_METADATA_HOST: mock.metadataHost,
+        METADATA_SERVER_DETECTION: 'ping-only',
+      });
+      gcpMetadata.resetIsAvailableCache();
+      gw = await startGateway(`apps:\n${mock.appYaml(APP, '', 'adc')}\n`);
+      assert.equal((await notify(gw, {}, { pushkey: 'tok-adc-md' })).status, 200);
+      mock.revokeTokens();
+      assert.equal((await notify(gw, { event_id: '$md2:x' }, { pushkey: 'tok-adc-md' })).status, 200);
+      assert.equal(mock.tokenRequests.length, 0);
+      assert.equal(mock.metadataTokenRequests.length, 2);
+      assert.equal(mock.authFailures.length, 1);
+      assert.equal(mock.sendsTo('tok-adc-md').length, 2);
     });
   });
 

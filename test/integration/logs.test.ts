@@ -61,6 +61,18 @@ describe('logs', () => {
     assert.equal(gw.logs.lines.find((line) => line.msg === 'request')?.client, '127.0.0.1');
   });
 
+  it("write no access line with Sygnal's log.access.enabled: false, and still the lines about devices", async () => {
+    gw = await startGateway(`log: {access: {enabled: false}}\n${APPS}`, { pushkinTypes: new ScriptedPlatform().types() });
+    assert.equal(await notify(gw, [{ app_id: 'com.unknown', pushkey: 'pk-1' }]), 200);
+    const health = await fetch(`${gw.url}/health`);
+    await health.arrayBuffer();
+    const missing = await fetch(`${gw.url}/nowhere`);
+    await missing.arrayBuffer();
+    assert.equal(missing.status, 404);
+    assert.deepEqual(gw.logs.lines.filter((line) => line.msg === 'request'), []);
+    assert.ok(gw.logs.lines.some((line) => String(line.msg).startsWith('rejecting pushkey')));
+  });
+
   it('never contain a pushkey, whatever happens to it', async () => {
     gw = await startGateway(APPS, { pushkinTypes: new ScriptedPlatform().types() });
     const pushkeys = ['delivered-SECRETKEY1', 'reject-SECRETKEY2', 'retry-SECRETKEY3', 'misconfig-SECRETKEY4', 'throw-SECRETKEY5', 'fail-SECRETKEY6'];

@@ -13,9 +13,9 @@ const APNS_APP = 'com.example.ios';
 const FCM_APP = 'com.example.android';
 
 /**
- * The outbound proxy end to end: the built herald (so the test CA can be trusted the
- * way an operator would, with NODE_EXTRA_CA_CERTS: node-apn trusts nothing else through
- * a tunnel) sends APNs, FCM and OAuth traffic through an authenticating CONNECT proxy.
+ * The outbound proxy end to end: the built herald sends APNs (token and certificate
+ * authentication, trusting the test CA through the app's ca_file), FCM and OAuth traffic
+ * through an authenticating CONNECT proxy.
  */
 describe('outbound proxy', function () {
   this.timeout(60_000);
@@ -38,11 +38,11 @@ describe('outbound proxy', function () {
     await harness.close();
   });
 
-  async function startHerald(proxyUrl: string): Promise<string> {
-    const apps = `apps:\n  ${APNS_APP}: ${JSON.stringify(harness.tokenApp(apns))}\n${fcm.appYaml(FCM_APP)}\n`;
+  async function startHerald(proxyUrl: string, apnsApp = harness.tokenApp(apns)): Promise<string> {
+    const apps = `apps:\n  ${APNS_APP}: ${JSON.stringify(apnsApp)}\n${fcm.appYaml(FCM_APP)}\n`;
     const file = join(tempDir('proxy'), 'herald.yaml');
     writeFileSync(file, `http: {port: 0, notify_deadline_ms: 5000}\nlog: {level: debug}\nproxy: ${JSON.stringify(proxyUrl)}\n${apps}`);
-    herald = new HeraldProcess(['--config', file], { NODE_EXTRA_CA_CERTS: harness.pki.caFile, NO_PROXY: '' });
+    herald = new HeraldProcess(['--config', file], { NO_PROXY: '' });
     return herald.url();
   }
 
@@ -77,6 +77,37 @@ describe('outbound proxy', function () {
     assert.ok(proxy.tunnelsTo(Number(new URL(fcm.url).port)).length >= 2, 'FCM and the token endpoint went through the proxy');
     const expected = `Basic ${Buffer.from('herald:s3cret:pw').toString('base64')}`;
     assert.deepEqual(new Set(proxy.tunnels.map((t) => t.authorization)), new Set([expected]));
+  });
+
+  it('presents the APNs client certificate inside the tunnel, with TLS end to end', async () => {
+    // A mock that, like Apple, answers 403 unless the client certificate carries the sandbox push OID.
+    apns = await harness.mock({ token: undefined, certificate: 'sandbox' });
+    const certApp = harness.certApp(apns, harness.pki.clientCerts.sandbox, { request_timeout_ms: 3_000 });
+    const url = await startHerald(proxy.url.replace('http://', 'http://herald:s3cret%3Apw@'), certApp);
+    const ios = device('proxy-certificate');
+    assert.deepEqual(await notify(url, APNS_APP, ios.pushkey), { status: 200, body: { rejected: [] } });
+
+    assert.equal(apns.requestsFor(ios.hex).length, 1);
+    const tunnels = proxy.tunnelsTo(apns.port);
+    assert.ok(tunnels.length >= 1, 'APNs went through the proxy');
+    const expected = `Basic ${Buffer.from('herald:s3cret:pw').toString('base64')}`;
+    for (const tunnel of tunnels) {
+      assert.equal(tunnel.authorization, expected);
+      assert.equal(tunnel.firstBytes?.[0], 0x16, 'the proxy sees a TLS handshake record, not HTTP/2 in the clear');
+    }
+  });
+
+  it('answers 502 and logs why when the proxy refuses an APNs certificate app', async () => {
+    apns = await harness.mock({ token: undefined, certificate: 'sandbox' });
+    const certApp = harness.certApp(apns, harness.pki.clientCerts.sandbox, { request_timeout_ms: 3_000 });
+    const url = await startHerald(proxy.url.replace('http://', 'http://herald:wrong@'), certApp);
+    const answer = await notify(url, APNS_APP, device('proxy-certificate-refused').pushkey);
+    assert.equal(answer.status, 502);
+    assert.deepEqual(answer.body.rejected, []);
+    const warning = await herald!.waitFor(/APNs connection through the proxy failed/);
+    assert.match(String(warning.msg), /407/);
+    assert.equal(warning.proxy, `127.0.0.1:${proxy.port}`, 'the proxy is named without its credentials');
+    assert.equal(apns.requests.length, 0);
   });
 
   it('recovers APNs pushes by itself after the proxy restarts', async () => {

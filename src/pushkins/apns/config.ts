@@ -132,15 +132,15 @@ function readAuth(
   const teamId = section.string('team_id');
   const passphrase = section.string('passphrase');
   if (hasCert && hasKey) {
-    section.error('keyfile', 'set either certfile (certificate auth) or keyfile (token auth), not both');
-    return null;
+    // Sygnal's rule, so a sygnal.yaml that kept both starts the same way.
+    section.warn('keyfile', 'ignored (with key_id and team_id): certfile is also set, and certfile (certificate auth) takes precedence, as in Sygnal; remove one of them');
   }
   if (!hasCert && !hasKey) {
     section.error('certfile', 'required: set certfile (certificate auth) or keyfile with key_id, team_id and topic (token auth)');
     return null;
   }
 
-  if (hasKey) {
+  if (hasKey && !hasCert) {
     const file = section.fileText('keyfile');
     if (keyId === undefined) section.error('key_id', 'required when keyfile is set');
     if (teamId === undefined) section.error('team_id', 'required when keyfile is set');
@@ -160,7 +160,7 @@ function readAuth(
   }
 
   for (const key of ['key_id', 'team_id'] as const) {
-    if (section.has(key)) section.warn(key, 'only used with keyfile (token auth); ignored');
+    if (section.has(key) && !hasKey) section.warn(key, 'only used with keyfile (token auth); ignored');
   }
   const path = section.file('certfile');
   if (path === undefined) return null;

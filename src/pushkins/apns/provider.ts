@@ -1,4 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import type { Duplex } from 'node:stream';
+import { isIP } from 'node:net';
+import { checkServerIdentity, connect as tlsConnect, type SecureContextOptions } from 'node:tls';
 import { MultiProvider, Notification, Provider, type NotificationPushType, type ProviderOptions } from '@parse/node-apn';
 import type { Logger } from '../../util/log';
 import type { ApnsConfig } from './config';
@@ -46,25 +49,70 @@ interface Slot {
   noAnswers: number;
 }
 
-/** node-apn options for one app; `proxy` is the gateway's outbound proxy URL, if any. */
-export function providerOptions(config: ApnsConfig, proxy: URL | undefined): ProviderOptions {
+/** Where to open TCP connections instead of the APNs host itself: a tunnel relay (util/proxy). */
+export interface ConnectVia {
+  readonly host: string;
+  readonly port: number;
+}
+
+/**
+ * node-apn's options, plus `createConnection`, which node-apn hands to http2.connect
+ * as it does its other options (its own proxy support sets the same key).
+ */
+export type TransportOptions = ProviderOptions & { createConnection?: (authority: URL) => Duplex };
+
+/**
+ * node-apn options for one app. With `via`, every connection goes to that address (a
+ * relay that tunnels it through the outbound proxy) and TLS runs over it end to end with
+ * APNs: our client certificate, CAs and the APNs host as server name. node-apn's own
+ * `proxy` option is not used: through it, it presents no client certificate, trusts
+ * only the system CAs and cannot authenticate to the proxy.
+ */
+export function providerOptions(config: ApnsConfig, via: ConnectVia | undefined): TransportOptions {
   const auth = config.auth;
   if (auth === null) throw new Error('APNs pushkin built from a configuration with errors');
+  const passphrase = auth.kind === 'certificate' && auth.passphrase !== undefined ? { passphrase: auth.passphrase } : {};
   const credentials: ProviderOptions =
     auth.kind === 'token'
       ? { token: { key: auth.key, keyId: auth.keyId, teamId: auth.teamId } }
       : auth.credentials.pfx
-        ? { pfx: auth.credentials.pfx, ...(auth.passphrase !== undefined ? { passphrase: auth.passphrase } : {}) }
-        : { cert: auth.credentials.pem?.cert, key: auth.credentials.pem?.key, ...(auth.passphrase !== undefined ? { passphrase: auth.passphrase } : {}) };
+        ? { pfx: auth.credentials.pfx, ...passphrase }
+        : { cert: auth.credentials.pem?.cert, key: auth.credentials.pem?.key, ...passphrase };
+  const ca = config.ca !== undefined ? { ca: [config.ca] } : {};
   return {
     ...credentials,
     production: config.platform === 'production',
     connectionRetryLimit: 0,
     requestTimeout: config.requestTimeoutMs,
     ...(config.endpoint ? { address: config.endpoint.host, port: config.endpoint.port } : {}),
-    ...(config.ca !== undefined ? { ca: [config.ca] } : {}),
-    ...(proxy ? { proxy: { host: proxy.hostname, port: proxy.port || '80' } } : {}),
+    ...ca,
+    ...(via ? { createConnection: (authority: URL) => connectVia(via, authority, { ...clientCredentials(credentials), ...ca }) } : {}),
   };
+}
+
+/** The TLS settings of certificate authentication; token authentication presents none. */
+function clientCredentials(options: ProviderOptions): SecureContextOptions {
+  const { cert, key, pfx, passphrase } = options;
+  return {
+    ...(cert !== undefined ? { cert } : {}),
+    ...(key !== undefined ? { key } : {}),
+    ...(pfx !== undefined ? { pfx } : {}),
+    ...(passphrase !== undefined ? { passphrase } : {}),
+  };
+}
+
+/** TLS with the APNs host (`authority`) over a TCP connection to `via`. */
+function connectVia(via: ConnectVia, authority: URL, secure: SecureContextOptions): Duplex {
+  const name = authority.hostname.replace(/^\[|\]$/g, '');
+  return tlsConnect({
+    ...secure,
+    host: via.host,
+    port: via.port,
+    // SNI carries names only (RFC 6066); the certificate is checked against the APNs host, not the relay.
+    ...(isIP(name) ? {} : { servername: name }),
+    checkServerIdentity: (_relay, certificate) => checkServerIdentity(name, certificate),
+    ALPNProtocols: ['h2'],
+  });
 }
 
 export class ApnsTransport {
@@ -76,7 +124,7 @@ export class ApnsTransport {
   private readonly observed = new Map<string, Observed>();
 
   constructor(
-    private readonly options: ProviderOptions,
+    private readonly options: TransportOptions,
     private readonly maxConnections: number,
     private readonly log: Logger,
     private readonly noAnswerLimit: number = NO_ANSWER_LIMIT,

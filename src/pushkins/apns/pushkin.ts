@@ -2,7 +2,7 @@ import type { Metrics } from '../../metrics/metrics';
 import type { Device, Notification } from '../../notification/types';
 import type { Clock } from '../../util/clock';
 import type { Logger } from '../../util/log';
-import { startConnectRelay, type ConnectRelay } from '../../util/proxy';
+import { startTunnelRelay, type TunnelRelay } from '../../util/proxy';
 import type { DispatchContext, DispatchOutcome, Pushkin, PushkinEnv } from '../pushkin';
 import { DEFAULT_RETRY_POLICY, withRetries, type RetryPolicy } from '../retry';
 import type { ApnsConfig } from './config';
@@ -35,7 +35,7 @@ export class ApnsPushkin implements Pushkin {
     private readonly config: ApnsConfig,
     private readonly transport: ApnsTransport,
     env: PushkinEnv,
-    private readonly relay: ConnectRelay | undefined,
+    private readonly relay: TunnelRelay | undefined,
   ) {
     this.metrics = env.metrics;
     this.clock = env.clock;
@@ -45,18 +45,18 @@ export class ApnsPushkin implements Pushkin {
   }
 
   static async create(config: ApnsConfig, env: PushkinEnv): Promise<ApnsPushkin> {
-    const proxy = await proxyRoute(config, env);
+    const relay = await proxyRelay(config, env);
     let transport: ApnsTransport;
     try {
-      transport = new ApnsTransport(providerOptions(config, proxy?.address), config.maxConnections, env.log);
+      transport = new ApnsTransport(providerOptions(config, relay), config.maxConnections, env.log);
     } catch (err) {
-      await proxy?.relay?.close();
+      await relay?.close();
       // node-apn re-checks the credentials when it is built; say which app failed.
       throw new Error(`apps.${JSON.stringify(env.name)}: cannot set up APNs: ${(err as Error).message}`, { cause: err });
     }
     if (config.auth?.kind === 'certificate') env.metrics.clientCertExpiry.labels(env.name).set(Math.floor(config.auth.notAfter / 1000));
     env.log.info(apnsSummary(config), 'APNs pushkin ready');
-    return new ApnsPushkin(env.name, config, transport, env, proxy?.relay);
+    return new ApnsPushkin(env.name, config, transport, env, relay);
   }
 
   async dispatch(notification: Notification, device: Device, ctx: DispatchContext): Promise<DispatchOutcome> {
@@ -142,27 +142,17 @@ export class ApnsPushkin implements Pushkin {
 const APPLE_HOSTS = { production: 'https://api.push.apple.com', sandbox: 'https://api.sandbox.push.apple.com' } as const;
 
 /**
- * How this app reaches APNs through the outbound proxy, if one applies to its host.
- * node-apn opens the CONNECT tunnel itself but cannot authenticate to the proxy, so a
- * proxy with credentials is fronted by a loopback relay that adds them. Through a
- * tunnel node-apn presents no client certificate (and trusts only the system CAs and
- * NODE_EXTRA_CA_CERTS), so certificate authentication cannot use a proxy: refuse that
- * at start-up rather than fail every push.
+ * The relay carrying this app's APNs connections through the outbound proxy, if one
+ * applies to its host (see providerOptions: TLS, with the client certificate of
+ * certificate authentication, runs end to end inside the tunnel).
  */
-async function proxyRoute(config: ApnsConfig, env: PushkinEnv): Promise<{ address: URL; relay?: ConnectRelay } | undefined> {
+async function proxyRelay(config: ApnsConfig, env: PushkinEnv): Promise<TunnelRelay | undefined> {
   const target = config.endpoint?.url ?? APPLE_HOSTS[config.platform];
   const proxy = env.proxyFor(target);
   if (proxy === undefined) return undefined;
-  if (config.auth?.kind === 'certificate') {
-    throw new Error(
-      `apps.${JSON.stringify(env.name)}: APNs certificate authentication cannot go through the proxy ` +
-        `(node-apn does not present the certificate in a tunnel); use token authentication (keyfile), ` +
-        `or exempt ${new URL(target).hostname} with NO_PROXY`,
-    );
-  }
-  const url = new URL(proxy);
-  if (url.username === '') return { address: url };
+  const proxyUrl = new URL(proxy);
   const { hostname, port } = new URL(target);
-  const relay = await startConnectRelay(url, `${hostname}:${port || 443}`);
-  return { address: new URL(`http://${relay.host}:${relay.port}`), relay };
+  // Logged without the proxy's credentials.
+  const where = { proxy: proxyUrl.host };
+  return startTunnelRelay(proxyUrl, `${hostname}:${port || 443}`, (problem) => env.log.warn(where, `APNs connection through the proxy failed: ${problem}`));
 }

@@ -65,7 +65,18 @@ export class Upstream {
    * POSTs `body` to `path` and reads the whole answer. Throws on connection errors,
    * timeouts and aborts; any HTTP status is a normal answer.
    */
-  async post(path: string, headers: Record<string, string>, body: string, signal: AbortSignal): Promise<UpstreamResponse> {
+  post(path: string, headers: Record<string, string>, body: string, signal: AbortSignal): Promise<UpstreamResponse> {
+    return this.request('POST', path, headers, body, signal);
+  }
+
+  /** `post` for any method (the OAuth flows of google-auth-library also GET); `body` undefined sends none. */
+  async request(
+    method: Dispatcher.HttpMethod,
+    path: string,
+    headers: Record<string, string>,
+    body: string | undefined,
+    signal: AbortSignal,
+  ): Promise<UpstreamResponse> {
     // Our own controller rather than AbortSignal.any: its listeners on long-lived signals are only
     // dropped when those abort, which would pile up on the pushkin's lifetime signal.
     const controller = new AbortController();
@@ -77,9 +88,9 @@ export class Upstream {
       const response = await this.dispatcher.request({
         origin: this.origin,
         path,
-        method: 'POST',
+        method,
         headers,
-        body,
+        body: body ?? null,
         signal: controller.signal,
         headersTimeout: this.options.timeoutMs,
         bodyTimeout: this.options.timeoutMs,

@@ -20,10 +20,19 @@ export interface ServiceAccount {
 
 export type JsonObject = { readonly [key: string]: unknown };
 
+/**
+ * How an app signs in to FCM: the service-account key file it names, or, without one,
+ * Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS, gcloud's file, the
+ * GCE / GKE metadata server), which google-auth-library finds when the pushkin starts.
+ */
+export type FcmCredentials =
+  | { readonly kind: 'service_account_file'; readonly file: string; readonly account: ServiceAccount }
+  | { readonly kind: 'application_default' };
+
 export interface FcmConfig {
+  /** Always configured, Application Default Credentials or not: see docs/fcm.md. */
   readonly projectId: string;
-  readonly serviceAccountFile: string;
-  readonly serviceAccount: ServiceAccount;
+  readonly credentials: FcmCredentials;
   /** Deep-frozen copy of `fcm_options`: the base of every message, never mutated. */
   readonly fcmOptions: JsonObject;
   readonly maxConnections: number;
@@ -62,27 +71,35 @@ export function readFcmConfig(section: ConfigSection): FcmConfig {
   if (projectId && !/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/.test(projectId)) {
     section.error('project_id', `must be the Firebase project id (6–30 lowercase letters, digits and hyphens, starting with a letter), got ${JSON.stringify(projectId)}; the project number is not the id`);
   }
-  const file = section.fileText('service_account_file', { required: true });
-  const serviceAccount = file ? parseServiceAccount(file.text, section) : undefined;
-  if (serviceAccount?.projectId && projectId && serviceAccount.projectId !== projectId) {
-    section.warn(
-      'project_id',
-      `differs from the service account's project (${JSON.stringify(serviceAccount.projectId)}); ` +
-        'sends fail with PERMISSION_DENIED unless that account was granted access to this project',
-    );
-  }
-
   return {
     projectId,
-    serviceAccountFile: file?.path ?? '',
-    // Placeholder when the file is bad: start-up stops on the recorded error before it is used.
-    serviceAccount: serviceAccount ?? { clientEmail: '', privateKey: createSecretKey(Buffer.alloc(1)), tokenUri: DEFAULT_TOKEN_URI },
+    credentials: readCredentials(section, projectId),
     fcmOptions: readFcmOptions(section),
     maxConnections: section.integer('max_connections', { default: DEFAULT_MAX_CONNECTIONS, min: 1, max: 1000 }),
     sendBadgeCounts: section.boolean('send_badge_counts', { default: true }),
     endpoint: readEndpoint(section),
     ...optionalCa(section),
     requestTimeoutMs: section.integer('request_timeout_ms', { default: DEFAULT_REQUEST_TIMEOUT_MS, min: 100 }),
+  };
+}
+
+function readCredentials(section: ConfigSection, projectId: string): FcmCredentials {
+  const named = section.rawValue('service_account_file');
+  if (named === undefined || named === null) return { kind: 'application_default' };
+  const file = section.fileText('service_account_file');
+  const account = file ? parseServiceAccount(file.text, section) : undefined;
+  if (account?.projectId && projectId && account.projectId !== projectId) {
+    section.warn(
+      'project_id',
+      `differs from the service account's project (${JSON.stringify(account.projectId)}); ` +
+        'sends fail with PERMISSION_DENIED unless that account was granted access to this project',
+    );
+  }
+  return {
+    kind: 'service_account_file',
+    file: file?.path ?? '',
+    // Placeholder when the file is bad: start-up stops on the recorded error before it is used.
+    account: account ?? { clientEmail: '', privateKey: createSecretKey(Buffer.alloc(1)), tokenUri: DEFAULT_TOKEN_URI },
   };
 }
 

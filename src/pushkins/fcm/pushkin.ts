@@ -1,46 +1,58 @@
 import type { Device, Notification } from '../../notification/types';
 import type { DispatchContext, DispatchOutcome, Pushkin, PushkinEnv } from '../pushkin';
 import { DEFAULT_RETRY_POLICY, withRetries, type RetryPolicy } from '../retry';
-import { AccessTokenSource, TokenError } from './auth';
+import { AccessTokenSource, signIn, TokenError, type SignIn } from './auth';
 import { errorText, Upstream } from './client';
 import type { FcmConfig } from './config';
+import { GoogleTransport } from './google-transport';
 import { buildMessage, type FcmMessage } from './payload';
 import { classifyFcmError, parseFcmError, parseRetryAfter } from './reasons';
 
-/** Connections to the OAuth token endpoint: one refresh at a time needs no more. */
-const TOKEN_CONNECTIONS = 2;
+/** How long `herald check-config` waits to learn which account ADC act as. */
+const DESCRIBE_TIMEOUT_MS = 5_000;
 
 /** Sends to FCM HTTP v1 (`type: gcm`, alias `fcm`): one message per device, concurrently. */
 export class FcmPushkin implements Pushkin {
   readonly type = 'gcm';
   readonly name: string;
   private readonly fcm: Upstream;
-  private readonly tokenEndpoint: Upstream;
   private readonly tokens: AccessTokenSource;
   private readonly sendPath: string;
 
-  constructor(
+  /** Signs in (for ADC, finds the credentials) and builds the pushkin. */
+  static async create(config: FcmConfig, env: PushkinEnv, policy: RetryPolicy = DEFAULT_RETRY_POLICY): Promise<FcmPushkin> {
+    const transport = new GoogleTransport({
+      timeoutMs: config.requestTimeoutMs,
+      ...(config.ca !== undefined ? { ca: config.ca } : {}),
+      proxyFor: (target) => env.proxyFor(target),
+    });
+    let credentials: SignIn;
+    try {
+      credentials = await signIn(env.name, config, transport);
+    } catch (err) {
+      await transport.close();
+      throw err;
+    }
+    env.log.info({ credentials: credentials.source, project_id: config.projectId }, 'FCM pushkin ready');
+    return new FcmPushkin(config, env, policy, transport, credentials);
+  }
+
+  private constructor(
     private readonly config: FcmConfig,
     private readonly env: PushkinEnv,
-    private readonly policy: RetryPolicy = DEFAULT_RETRY_POLICY,
+    private readonly policy: RetryPolicy,
+    private readonly transport: GoogleTransport,
+    private readonly credentials: SignIn,
   ) {
     this.name = env.name;
     const fcmProxy = env.proxyFor(config.endpoint);
-    const tokenProxy = env.proxyFor(config.serviceAccount.tokenUri);
-    const ca = config.ca !== undefined ? { ca: config.ca } : {};
     this.fcm = new Upstream(config.endpoint, {
       connections: config.maxConnections,
       timeoutMs: config.requestTimeoutMs,
-      ...ca,
+      ...(config.ca !== undefined ? { ca: config.ca } : {}),
       ...(fcmProxy !== undefined ? { proxy: fcmProxy } : {}),
     });
-    this.tokenEndpoint = new Upstream(config.serviceAccount.tokenUri, {
-      connections: TOKEN_CONNECTIONS,
-      timeoutMs: config.requestTimeoutMs,
-      ...ca,
-      ...(tokenProxy !== undefined ? { proxy: tokenProxy } : {}),
-    });
-    this.tokens = new AccessTokenSource(config.serviceAccount, this.tokenEndpoint, env.clock, env.log);
+    this.tokens = new AccessTokenSource(credentials.client, env.log);
     const basePath = new URL(config.endpoint).pathname.replace(/\/+$/, '');
     this.sendPath = `${basePath}/v1/projects/${encodeURIComponent(config.projectId)}/messages:send`;
   }
@@ -165,8 +177,24 @@ export class FcmPushkin implements Pushkin {
     return { kind: 'misconfigured', reason };
   }
 
+  /** The credentials found at start-up and the account they act as, for `herald check-config`. */
+  async describe(): Promise<Record<string, string>> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<string>((resolve) => {
+      timer = setTimeout(() => resolve('unknown: no answer in time'), DESCRIBE_TIMEOUT_MS);
+    });
+    const account = await Promise.race([
+      this.credentials.account().then(
+        (email) => email ?? 'unknown',
+        (err: unknown) => `unknown: ${errorText(err)}`,
+      ),
+      timeout,
+    ]);
+    clearTimeout(timer);
+    return { credentials: this.credentials.source, account };
+  }
+
   async close(): Promise<void> {
-    this.tokens.close();
-    await Promise.all([this.fcm.close(), this.tokenEndpoint.close()]);
+    await Promise.all([this.fcm.close(), this.transport.close()]);
   }
 }

@@ -49,12 +49,27 @@ apps:
     assert.equal(config.http.port, 5001);
     assert.deepEqual(config.http.bindAddresses, ['127.0.0.1', '::1']);
     assert.equal(config.log.accessXForwardedFor, true);
+    assert.equal(config.log.accessEnabled, true);
     assert.equal(config.metrics.prometheus.port, 8001);
     assert.equal(config.proxy, 'http://user:secret@proxy.example:3128');
     assert.deepEqual(warnings, [
       "log.setup: Sygnal's Python logging setup is not used by Herald and is ignored; set log.level instead",
       'metrics.sentry: not supported by Herald; ignored',
     ]);
+  });
+
+  it("reads Sygnal's log.access.enabled and explains that log.access.file is not used", () => {
+    const { config, warnings } = load('log: {access: {enabled: false, file: /var/log/sygnal/access.log, x_forwarded_for: false}}\napps: {a: {type: noop}}\n');
+    assert.equal(config.log.accessEnabled, false);
+    assert.deepEqual(warnings, [
+      'log.access.file: not used: access lines go to standard output with the other log lines (set log.access.enabled: false to turn them off)',
+    ]);
+  });
+
+  it('reads unknown_app_id, reject by default as in Sygnal', () => {
+    assert.equal(load('apps: {a: {type: noop}}\n').config.unknownAppId, 'reject');
+    assert.equal(load('unknown_app_id: retry\napps: {a: {type: noop}}\n').config.unknownAppId, 'retry');
+    assert.deepEqual(problemsOf('unknown_app_id: 502\napps: {a: {type: noop}}\n'), ['unknown_app_id: must be one of "reject", "retry", got "502"']);
   });
 
   it('warns about unknown keys, naming them', () => {

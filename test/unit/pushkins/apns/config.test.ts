@@ -147,9 +147,15 @@ describe('pushkins/apns/config', function () {
   });
 
   describe('other settings', () => {
-    it('needs exactly one of certfile and keyfile', () => {
+    it('needs certfile or keyfile; with both, certfile wins with a warning naming both, as in Sygnal', () => {
       assert.match(String(problems({})[0]), /certfile: required: set certfile \(certificate auth\) or keyfile/);
-      assert.deepEqual(problems(token({ certfile: pki.clientCerts.both })), [`${APP}.keyfile: set either certfile (certificate auth) or keyfile (token auth), not both`]);
+      const { config, warnings } = settings(token({ certfile: pki.clientCerts.both }));
+      assert.equal(config.auth?.kind, 'certificate');
+      assert.deepEqual(warnings, [
+        `${APP}.keyfile: ignored (with key_id and team_id): certfile is also set, and certfile (certificate auth) takes precedence, as in Sygnal; remove one of them`,
+      ]);
+      // The ignored keyfile is not even read: a stale path from an old token setup does not stop start-up.
+      assert.equal(settings(token({ certfile: pki.clientCerts.both, keyfile: '/nonexistent/AuthKey.p8' })).config.auth?.kind, 'certificate');
     });
 
     it('checks platform, push_type, endpoint and the numbers', () => {

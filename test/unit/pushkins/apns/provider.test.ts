@@ -22,16 +22,23 @@ describe('pushkins/apns/provider', () => {
     assert.equal(options.proxy, undefined);
   });
 
-  it('connects to endpoint, trusting ca_file, through the outbound proxy', () => {
+  it('connects to endpoint, trusting ca_file', () => {
     const options = providerOptions(
       { ...base, platform: 'sandbox', endpoint: { host: 'relay.example.org', port: 8443, url: 'https://relay.example.org:8443' }, ca: 'PEM' },
-      new URL('http://proxy.example.org:3128'),
+      undefined,
     );
     assert.equal(options.production, false);
     assert.equal(options.address, 'relay.example.org');
     assert.equal(options.port, 8443);
     assert.deepEqual(options.ca, ['PEM']);
-    assert.deepEqual(options.proxy, { host: 'proxy.example.org', port: '3128' });
+    assert.equal(options.createConnection, undefined, 'node-apn connects by itself without a proxy');
+  });
+
+  it("goes through the proxy's relay with its own TLS, never node-apn's proxy option", () => {
+    const options = providerOptions(base, { host: '127.0.0.1', port: 9 });
+    assert.equal(options.proxy, undefined);
+    assert.equal(options.address, undefined, "still Apple's host: node-apn keeps production, :authority and the server name");
+    assert.equal(typeof options.createConnection, 'function');
   });
 
   it('refuses a configuration that had errors', () => {

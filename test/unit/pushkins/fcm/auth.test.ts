@@ -1,155 +1,219 @@
 import assert from 'node:assert/strict';
-import { createPrivateKey, verify } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
-import { AccessTokenSource, FCM_SCOPE, signAssertion, TokenError } from '../../../../src/pushkins/fcm/auth';
-import type { Upstream, UpstreamResponse } from '../../../../src/pushkins/fcm/client';
-import type { ServiceAccount } from '../../../../src/pushkins/fcm/config';
-import type { Clock } from '../../../../src/util/clock';
+import { writeFileSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { gcpMetadata } from 'google-auth-library';
+import { loadConfigText } from '../../../../src/config/config';
+import { AccessTokenSource, FCM_SCOPE, signIn, TokenError, type SignIn } from '../../../../src/pushkins/fcm/auth';
+import type { FcmConfig } from '../../../../src/pushkins/fcm/config';
+import { GoogleTransport } from '../../../../src/pushkins/fcm/google-transport';
+import { BUILTIN_PUSHKIN_TYPES } from '../../../../src/pushkins/registry';
 import { createLogger } from '../../../../src/util/log';
-import { testKeys } from '../../../helpers/fcm-mock';
+import { setEnv } from '../../../helpers/env';
+import { FcmMock, testKeys, type Answer } from '../../../helpers/fcm-mock';
+import { tempDir } from '../../../helpers/temp';
 
-function account(): ServiceAccount {
-  return {
-    clientEmail: 'sa@proj.iam.gserviceaccount.com',
-    privateKey: createPrivateKey(testKeys().privateKeyPem),
-    privateKeyId: 'kid-1',
-    tokenUri: 'https://auth.example.test/oauth/token?x=1',
-  };
-}
-
-/** A token endpoint answering from a list, whose answers the test releases by hand. */
-class FakeTokenEndpoint {
-  readonly requests: Array<{ path: string; body: string; release: (r: UpstreamResponse | Error) => void }> = [];
-
-  asUpstream(): Upstream {
-    return {
-      post: (path: string, _headers: Record<string, string>, body: string) =>
-        new Promise<UpstreamResponse>((resolve, reject) => {
-          this.requests.push({ path, body, release: (r) => (r instanceof Error ? reject(r) : resolve(r)) });
-        }),
-    } as unknown as Upstream;
-  }
-
-  answer(index: number, status: number, body: object, headers: Record<string, string> = {}): void {
-    this.requests[index]?.release({ status, headers, body: JSON.stringify(body) });
-  }
-}
-
-function fakeClock(start = 1_700_000_000_000): Clock & { advance(ms: number): void } {
-  let now = start;
-  return { now: () => now, sleep: async () => {}, advance: (ms) => (now += ms) };
-}
-
-const tick = () => new Promise((resolve) => setImmediate(resolve));
+const APP = 'com.example.android';
 const silent = createLogger('silent');
 
-describe('pushkins/fcm/auth', () => {
-  it('signs an RS256 assertion for the token_uri with the FCM scope', () => {
-    const jwt = signAssertion(account(), 1_700_000_000_500);
-    const [h, c, s] = jwt.split('.') as [string, string, string];
-    assert.deepEqual(JSON.parse(Buffer.from(h, 'base64url').toString()), { alg: 'RS256', typ: 'JWT', kid: 'kid-1' });
-    assert.deepEqual(JSON.parse(Buffer.from(c, 'base64url').toString()), {
-      iss: 'sa@proj.iam.gserviceaccount.com',
-      scope: FCM_SCOPE,
-      aud: 'https://auth.example.test/oauth/token?x=1',
-      iat: 1_700_000_000,
-      exp: 1_700_003_600,
+/** Nothing ADC could find on this machine besides what a test sets: no gcloud file, no key file. */
+function noAmbientCredentials(extra: Record<string, string | undefined> = {}): () => void {
+  return setEnv({ GOOGLE_APPLICATION_CREDENTIALS: undefined, google_application_credentials: undefined, CLOUDSDK_CONFIG: tempDir('gcloud'), ...extra });
+}
+
+describe('pushkins/fcm/auth (google-auth-library against the mock token endpoint)', function () {
+  this.timeout(20_000);
+  let mock: FcmMock;
+  const transports: GoogleTransport[] = [];
+
+  before(() => testKeys());
+  beforeEach(async () => {
+    mock = await FcmMock.start();
+  });
+  afterEach(async () => {
+    await Promise.all(transports.splice(0).map((transport) => transport.close()));
+    await mock.close();
+  });
+
+  function config(credentials: 'file' | 'adc' = 'file', serviceAccountFile = mock.serviceAccountFile): FcmConfig {
+    const app = mock.appYaml(APP, '', credentials).replace(mock.serviceAccountFile, serviceAccountFile);
+    return loadConfigText(`apps:\n${app}\n`, process.cwd(), BUILTIN_PUSHKIN_TYPES).config.apps[0]?.settings as FcmConfig;
+  }
+
+  async function signedIn(fcm: FcmConfig = config()): Promise<{ credentials: SignIn; tokens: AccessTokenSource }> {
+    const transport = new GoogleTransport({ timeoutMs: 5_000, proxyFor: () => undefined });
+    transports.push(transport);
+    const credentials = await signIn(APP, fcm, transport);
+    return { credentials, tokens: new AccessTokenSource(credentials.client, silent) };
+  }
+
+  /** A copy of the mock's service account with other fields. */
+  function accountFile(overrides: Record<string, unknown>): string {
+    const file = join(tempDir('fcm-sa'), 'service-account.json');
+    writeFileSync(file, JSON.stringify({ ...(JSON.parse(readFileSync(mock.serviceAccountFile, 'utf8')) as object), ...overrides }));
+    return file;
+  }
+
+  const live = () => new AbortController().signal;
+
+  describe('service_account_file', () => {
+    it('one token request for many waiting callers, to the file\'s token_uri, signed by the key for the FCM scope; then cached', async () => {
+      const { credentials, tokens } = await signedIn();
+      assert.equal(credentials.source, `service account file ${mock.serviceAccountFile}`);
+      assert.equal(await credentials.account(), mock.clientEmail);
+      const signal = live();
+      setMaxListeners(0, signal); // as the FCM pushkin does for a notification's shared signal
+      const got = await Promise.all(Array.from({ length: 50 }, () => tokens.get(signal)));
+      assert.equal(new Set(got).size, 1);
+      assert.equal(mock.tokenRequests.length, 1, 'one request shared by every caller');
+      const [request] = mock.tokenRequests;
+      assert.equal(request?.claims.iss, mock.clientEmail);
+      assert.equal(request?.claims.scope, FCM_SCOPE);
+      assert.equal(request?.claims.aud, 'https://oauth2.googleapis.com/token', 'what the library signs for');
+      assert.equal(await tokens.get(signal), got[0], 'an hour-long token is reused');
+      assert.equal(mock.tokenRequests.length, 1);
     });
-    assert.ok(verify('sha256', Buffer.from(`${h}.${c}`), testKeys().publicKey, Buffer.from(s, 'base64url')));
-  });
 
-  it('one request for many waiting callers, cached until the refresh margin, then one more', async () => {
-    const endpoint = new FakeTokenEndpoint();
-    const clock = fakeClock();
-    const source = new AccessTokenSource(account(), endpoint.asUpstream(), clock, silent);
-    const signal = new AbortController().signal;
-    setMaxListeners(0, signal); // as the FCM pushkin does for a notification's shared signal
-    const waiting = Array.from({ length: 50 }, () => source.get(signal));
-    await tick();
-    assert.equal(endpoint.requests.length, 1);
-    assert.equal(endpoint.requests[0]?.path, '/oauth/token?x=1');
-    const form = new URLSearchParams(endpoint.requests[0]?.body);
-    assert.equal(form.get('grant_type'), 'urn:ietf:params:oauth:grant-type:jwt-bearer');
-    endpoint.answer(0, 200, { access_token: 'tok-1', expires_in: 3600 });
-    assert.deepEqual(new Set(await Promise.all(waiting)), new Set(['tok-1']));
+    it('renews a token with less than five minutes left before using it again', async () => {
+      mock.tokenLifetimeS = 240;
+      const { tokens } = await signedIn();
+      const first = await tokens.get(live());
+      const second = await tokens.get(live());
+      assert.notEqual(second, first);
+      assert.equal(mock.tokenRequests.length, 2);
+    });
 
-    clock.advance(54 * 60_000); // still more than 5 minutes left: cached
-    assert.equal(await source.get(signal), 'tok-1');
-    assert.equal(endpoint.requests.length, 1);
+    it('keeps using a still-valid token when its renewal fails', async () => {
+      mock.tokenLifetimeS = 240;
+      const { tokens } = await signedIn();
+      const first = await tokens.get(live());
+      mock.tokenScript.push({ status: 503, body: { error: 'unavailable' } });
+      assert.equal(await tokens.get(live()), first);
+      assert.equal(mock.tokenRequests.length, 2);
+    });
 
-    clock.advance(2 * 60_000); // inside the 5-minute margin: renewed before it expires
-    const renewing = [source.get(signal), source.get(signal)];
-    await tick();
-    assert.equal(endpoint.requests.length, 2);
-    endpoint.answer(1, 200, { access_token: 'tok-2', expires_in: 3600 });
-    assert.deepEqual(await Promise.all(renewing), ['tok-2', 'tok-2']);
-  });
-
-  it('keeps using a still-valid token when its renewal fails', async () => {
-    const endpoint = new FakeTokenEndpoint();
-    const clock = fakeClock();
-    const source = new AccessTokenSource(account(), endpoint.asUpstream(), clock, silent);
-    const signal = new AbortController().signal;
-    const first = source.get(signal);
-    await tick();
-    endpoint.answer(0, 200, { access_token: 'tok-1', expires_in: 3600 });
-    await first;
-    clock.advance(58 * 60_000);
-    const again = source.get(signal);
-    await tick();
-    endpoint.answer(1, 503, { error: 'unavailable' });
-    assert.equal(await again, 'tok-1');
-  });
-
-  it('classifies failures: 5xx/429 retry (with Retry-After), invalid_grant misconfigured, unreachable retry', async () => {
-    const cases: Array<[(e: FakeTokenEndpoint) => void, string, number | undefined]> = [
-      [(e) => e.answer(0, 503, {}, { 'retry-after': '3' }), 'retry', 3000],
-      [(e) => e.answer(0, 429, {}), 'retry', undefined],
-      [(e) => e.answer(0, 400, { error: 'invalid_grant', error_description: 'Invalid JWT Signature.' }), 'misconfigured', undefined],
-      [(e) => e.answer(0, 404, {}), 'misconfigured', undefined],
-      [(e) => e.requests[0]?.release(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })), 'retry', undefined],
-      [(e) => e.answer(0, 200, { token_type: 'Bearer' }), 'retry', undefined],
+    const failures: Array<[string, Answer, { kind: string; label: string; retryAfterMs?: number }]> = [
+      ['503 with Retry-After', { status: 503, body: {}, retryAfter: '3' }, { kind: 'retry', label: 'token_endpoint_unavailable', retryAfterMs: 3000 }],
+      ['429', { status: 429, body: {} }, { kind: 'retry', label: 'token_endpoint_unavailable' }],
+      ['400 invalid_grant', { status: 400, body: { error: 'invalid_grant', error_description: 'Invalid JWT Signature.' } }, { kind: 'misconfigured', label: 'oauth_invalid_grant' }],
+      ['404 (a wrong token_uri)', { status: 404, body: '<html>not found</html>' }, { kind: 'misconfigured', label: 'oauth_404' }],
+      ['200 without access_token', { status: 200, body: { token_type: 'Bearer', expires_in: 3600 } }, { kind: 'retry', label: 'token_endpoint_bad_answer' }],
     ];
-    for (const [respond, kind, retryAfterMs] of cases) {
-      const endpoint = new FakeTokenEndpoint();
-      const source = new AccessTokenSource(account(), endpoint.asUpstream(), fakeClock(), silent);
-      const pending = source.get(new AbortController().signal);
-      await tick();
-      respond(endpoint);
-      await assert.rejects(pending, (err: unknown) => {
-        assert.ok(err instanceof TokenError);
-        assert.equal(err.kind, kind);
-        assert.equal(err.retryAfterMs, retryAfterMs);
-        return true;
+    for (const [name, answer, expected] of failures) {
+      it(`classifies a failed sign-in, and the library does not retry it: ${name}`, async () => {
+        const { tokens } = await signedIn();
+        mock.tokenScript.push(answer);
+        await assert.rejects(tokens.get(live()), (err: unknown) => {
+          assert.ok(err instanceof TokenError, String(err));
+          assert.deepEqual({ kind: err.kind, label: err.label, retryAfterMs: err.retryAfterMs }, { retryAfterMs: undefined, ...expected });
+          return true;
+        });
+        assert.equal(mock.tokenRequests.length, 1);
       });
     }
+
+    it('an unreachable token endpoint is temporary', async () => {
+      const closed = createServer();
+      await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+      const port = (closed.address() as AddressInfo).port;
+      await new Promise((resolve) => closed.close(resolve));
+      const { tokens } = await signedIn(config('file', accountFile({ token_uri: `http://127.0.0.1:${port}/token` })));
+      await assert.rejects(tokens.get(live()), (err: unknown) => {
+        assert.ok(err instanceof TokenError, String(err));
+        assert.equal(err.kind, 'retry');
+        assert.equal(err.label, 'token_endpoint_unreachable');
+        assert.match(err.message, /ECONNREFUSED/);
+        return true;
+      });
+    });
+
+    it('a caller whose deadline passes stops waiting; the request still serves the others', async () => {
+      const { tokens } = await signedIn();
+      const release = mock.holdTokens();
+      const impatient = new AbortController();
+      const a = tokens.get(impatient.signal);
+      const b = tokens.get(live());
+      impatient.abort(new Error('deadline'));
+      await assert.rejects(a, /deadline/);
+      release();
+      assert.match(await b, /^ya29\./);
+      assert.equal(mock.tokenRequests.length, 1);
+    });
+
+    it('invalidate() drops a token FCM refused; the next caller signs in afresh', async () => {
+      const { tokens } = await signedIn();
+      const first = await tokens.get(live());
+      tokens.invalidate(first);
+      const second = await tokens.get(live());
+      assert.notEqual(second, first);
+      tokens.invalidate(first); // a late refusal of the old token changes nothing
+      assert.equal(await tokens.get(live()), second);
+      assert.equal(mock.tokenRequests.length, 2);
+    });
   });
 
-  it('a caller whose deadline passes stops waiting; the refresh still serves the others', async () => {
-    const endpoint = new FakeTokenEndpoint();
-    const source = new AccessTokenSource(account(), endpoint.asUpstream(), fakeClock(), silent);
-    const impatient = new AbortController();
-    const a = source.get(impatient.signal);
-    const b = source.get(new AbortController().signal);
-    await tick();
-    impatient.abort(new Error('deadline'));
-    await assert.rejects(a, /deadline/);
-    endpoint.answer(0, 200, { access_token: 'tok-1', expires_in: 3600 });
-    assert.equal(await b, 'tok-1');
-    assert.equal(endpoint.requests.length, 1);
-  });
+  describe('Application Default Credentials', () => {
+    it('GOOGLE_APPLICATION_CREDENTIALS: the key file it names, with its token_uri honoured', async () => {
+      const restore = noAmbientCredentials({ GOOGLE_APPLICATION_CREDENTIALS: mock.serviceAccountFile });
+      try {
+        const { credentials, tokens } = await signedIn(config('adc'));
+        assert.equal(credentials.source, `Application Default Credentials: GOOGLE_APPLICATION_CREDENTIALS=${mock.serviceAccountFile} (service_account)`);
+        assert.equal(await credentials.account(), mock.clientEmail);
+        assert.match(await tokens.get(live()), /^ya29\./);
+        assert.equal(mock.tokenRequests.length, 1);
+        assert.equal(mock.tokenRequests[0]?.claims.iss, mock.clientEmail);
+      } finally {
+        restore();
+      }
+    });
 
-  it('invalidate() forgets a refused token', async () => {
-    const endpoint = new FakeTokenEndpoint();
-    const source = new AccessTokenSource(account(), endpoint.asUpstream(), fakeClock(), silent);
-    const signal = new AbortController().signal;
-    const first = source.get(signal);
-    await tick();
-    endpoint.answer(0, 200, { access_token: 'tok-1', expires_in: 3600 });
-    source.invalidate(await first);
-    const second = source.get(signal);
-    await tick();
-    endpoint.answer(1, 200, { access_token: 'tok-2', expires_in: 3600 });
-    assert.equal(await second, 'tok-2');
+    it('a token_uri that is not an http(s) URL stops the start', async () => {
+      const restore = noAmbientCredentials({ GOOGLE_APPLICATION_CREDENTIALS: accountFile({ token_uri: 'file:///etc/passwd' }) });
+      try {
+        await assert.rejects(signedIn(config('adc')), /FCM app com\.example\.android: .*"token_uri" that is not an http\(s\) URL/);
+      } finally {
+        restore();
+      }
+    });
+
+    describe('the metadata server (GCE, GKE workload identity)', () => {
+      let restore: () => void;
+      beforeEach(() => {
+        restore = noAmbientCredentials({ GCE_METADATA_HOST: mock.metadataHost, METADATA_SERVER_DETECTION: 'ping-only' });
+        gcpMetadata.resetIsAvailableCache();
+      });
+      afterEach(() => {
+        restore();
+        gcpMetadata.resetIsAvailableCache();
+      });
+
+      it('asks it for a token with the FCM scope, shared by concurrent callers', async () => {
+        const { credentials, tokens } = await signedIn(config('adc'));
+        assert.equal(credentials.source, `Application Default Credentials: the metadata server (GCE, GKE workload identity) at ${mock.metadataHost}`);
+        assert.equal(await credentials.account(), mock.metadataAccount);
+        const got = await Promise.all(Array.from({ length: 20 }, () => tokens.get(live())));
+        assert.equal(new Set(got).size, 1);
+        assert.deepEqual(mock.metadataTokenRequests, [FCM_SCOPE]);
+        assert.equal(mock.tokenRequests.length, 0, 'no key, no OAuth token endpoint');
+      });
+
+      it('a refusal (the node\'s account lacks the scope or the role) is our configuration', async () => {
+        const { tokens } = await signedIn(config('adc'));
+        mock.tokenScript.push({ status: 403, body: 'Forbidden' });
+        await assert.rejects(tokens.get(live()), (err: unknown) => err instanceof TokenError && err.kind === 'misconfigured' && err.label === 'oauth_403');
+      });
+    });
+
+    it('none found: the start fails saying so, without asking a metadata server', async () => {
+      const restore = noAmbientCredentials();
+      try {
+        await assert.rejects(signedIn(config('adc')), /FCM app com\.example\.android: no service_account_file, and no Application Default Credentials found/);
+        assert.deepEqual(mock.metadataTokenRequests, []);
+      } finally {
+        restore();
+      }
+    });
   });
 });

@@ -46,8 +46,11 @@ describe('pushkins/fcm/config', () => {
       assert.equal(app?.inflightRequestLimit, 64);
       const fcm = app?.settings as FcmConfig;
       assert.equal(fcm.projectId, 'proj-123');
-      assert.equal(fcm.serviceAccount.clientEmail, 'sa@proj-123.iam.gserviceaccount.com');
-      assert.equal(fcm.serviceAccount.tokenUri, 'https://oauth2.example.test/token');
+      assert.equal(fcm.credentials.kind, 'service_account_file');
+      assert.ok(fcm.credentials.kind === 'service_account_file');
+      assert.equal(fcm.credentials.file, join(dir, 'sa.json'));
+      assert.equal(fcm.credentials.account.clientEmail, 'sa@proj-123.iam.gserviceaccount.com');
+      assert.equal(fcm.credentials.account.tokenUri, 'https://oauth2.example.test/token');
       assert.equal(fcm.endpoint, 'https://fcm.googleapis.com');
       assert.equal(fcm.maxConnections, 20);
       assert.equal(fcm.sendBadgeCounts, true);
@@ -67,11 +70,19 @@ describe('pushkins/fcm/config', () => {
     assert.match(problems('type: gcm\napi_version: v2\nproject_id: proj-123\nservice_account_file: sa.json')[0] ?? '', /api_version: must be "v1"/);
   });
 
-  it('requires project_id and a readable service account file', () => {
-    const found = problems('type: gcm');
-    assert.ok(found.some((p) => p.startsWith('apps."com.example.android".project_id: required')));
-    assert.ok(found.some((p) => p.startsWith('apps."com.example.android".service_account_file: required')));
+  it('requires project_id, with a service account file or without (Application Default Credentials)', () => {
+    assert.deepEqual(problems('type: gcm'), ['apps."com.example.android".project_id: required (a string)']);
     assert.match(problems('type: gcm\nproject_id: proj-123\nservice_account_file: missing.json')[0] ?? '', /cannot read file/);
+    for (const app of ['type: gcm\nproject_id: proj-123', 'type: gcm\nproject_id: proj-123\nservice_account_file:']) {
+      const { config, warnings } = load(app);
+      assert.deepEqual(warnings, []);
+      const fcm = config.apps[0]?.settings as FcmConfig;
+      assert.deepEqual(fcm.credentials, { kind: 'application_default' });
+      assert.deepEqual(
+        { credentials: fcmPushkinType.summary(fcm).credentials, account: fcmPushkinType.summary(fcm).account },
+        { credentials: 'Application Default Credentials', account: '(found when the pushkin starts)' },
+      );
+    }
   });
 
   const badAccounts: Array<[string, string, RegExp]> = [

@@ -1,0 +1,78 @@
+import assert from 'node:assert/strict';
+import { loadConfigText } from '../../src/config/config';
+import { BUILTIN_PUSHKIN_TYPES } from '../../src/pushkins/registry';
+import { startGateway, type RunningGateway } from '../helpers/gateway';
+
+const APPS = `
+apps:
+  com.example.noop: {type: noop}
+  "org.ambiguous.*": {type: noop}
+  "org.*.two": {type: noop}
+`;
+
+interface Answer {
+  status: number;
+  body: { rejected: string[]; devices?: Array<{ pushkey: string; outcome: string; reason?: string }> };
+}
+
+async function notify(gw: RunningGateway, devices: Array<{ app_id: string; pushkey: string }>): Promise<Answer> {
+  const response = await fetch(`${gw.url}/_matrix/push/v1/notify`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ notification: { event_id: `$e${Math.random()}`, devices } }),
+  });
+  return { status: response.status, body: (await response.json()) as Answer['body'] };
+}
+
+async function unroutable(gw: RunningGateway): Promise<Record<string, number>> {
+  const { values } = await gw.metrics.unroutable.get();
+  return Object.fromEntries(values.map((v) => [String(v.labels.reason), v.value]));
+}
+
+/**
+ * `unknown_app_id`: Sygnal rejects a device whose app_id no app serves (the homeserver
+ * then deletes the pusher); `retry` answers 502 instead, so a config mistake deletes
+ * nobody's pusher. Either way the device is logged and counted.
+ */
+describe('unknown_app_id', () => {
+  let gw: RunningGateway;
+  afterEach(() => gw.close());
+
+  const devices = [
+    { app_id: 'com.example.noop', pushkey: 'pk-known' },
+    { app_id: 'com.unknown.app', pushkey: 'pk-unknown' },
+    { app_id: 'org.ambiguous.two', pushkey: 'pk-ambiguous' },
+  ];
+
+  it('rejects by default, as Sygnal does', async () => {
+    gw = await startGateway(APPS);
+    const answer = await notify(gw, devices);
+    assert.equal(answer.status, 200);
+    assert.deepEqual(answer.body.rejected, ['pk-unknown', 'pk-ambiguous']);
+    assert.deepEqual(await unroutable(gw), { unknown: 1, ambiguous: 1 });
+  });
+
+  it('retry: answers 502 without rejecting, logs an error and counts each device', async () => {
+    gw = await startGateway(`unknown_app_id: retry\n${APPS}`);
+    const answer = await notify(gw, devices);
+    assert.equal(answer.status, 502);
+    assert.deepEqual(answer.body.rejected, []);
+    const outcomes = Object.fromEntries((answer.body.devices ?? []).map((d) => [d.pushkey, d.outcome]));
+    assert.deepEqual(outcomes, { 'pk-known': 'delivered', 'pk-unknown': 'misconfigured', 'pk-ambiguous': 'misconfigured' });
+    assert.deepEqual(await unroutable(gw), { unknown: 1, ambiguous: 1 });
+    const errors = gw.logs.lines.filter((line) => line.level === 50).map((line) => `${String(line.app_id)}: ${String(line.msg)}`);
+    assert.deepEqual(errors, [
+      'com.unknown.app: app_id matches no configured app: answering 502 so the homeserver keeps the pusher and retries (unknown_app_id: retry); fix apps',
+      'org.ambiguous.two: app_id matches several apps: org.ambiguous.*, org.*.two: answering 502 so the homeserver keeps the pusher and retries (unknown_app_id: retry); fix apps',
+    ]);
+  });
+
+  it('changes on reload', async () => {
+    gw = await startGateway(APPS);
+    const http = 'http: {port: 0}\n';
+    await gw.gateway.reload(loadConfigText(`${http}unknown_app_id: retry\n${APPS}`, process.cwd(), BUILTIN_PUSHKIN_TYPES).config);
+    assert.equal((await notify(gw, [devices[1]!])).status, 502);
+    await gw.gateway.reload(loadConfigText(`${http}${APPS}`, process.cwd(), BUILTIN_PUSHKIN_TYPES).config);
+    assert.deepEqual((await notify(gw, [devices[1]!])).body.rejected, ['pk-unknown']);
+  });
+});
