@@ -105,6 +105,8 @@ export class FcmMock {
   private readonly hanging = new Set<Response>();
   private barrier?: { size: number; waiting: Array<() => void> };
   private tokenHold?: Promise<void>;
+  /** Token requests waiting on holdTokens(). */
+  tokenHeld = 0;
   private server!: Server | Http2SecureServer;
   private dir!: string;
   url = '';
@@ -218,7 +220,7 @@ export class FcmMock {
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const body = Buffer.concat(chunks).toString('utf8');
     if (req.method === 'POST' && req.url === '/token') {
-      await this.tokenHold;
+      await this.held();
       return this.token(body, res);
     }
     if (req.method === 'GET' && req.url?.startsWith(`${METADATA_BASE}/`)) return this.metadata(req, res);
@@ -253,13 +255,23 @@ export class FcmMock {
         return answer(res, { status: 200, body: this.metadataAccount });
       case '/instance/service-accounts/default/token': {
         this.metadataTokenRequests.push(url.searchParams.get('scopes') ?? '');
-        await this.tokenHold;
+        await this.held();
         const scripted = this.tokenScript.shift() ?? this.tokenDefault;
         if (scripted) return answer(res, scripted);
         return answer(res, { status: 200, body: this.issue() });
       }
       default:
         return answer(res, { status: 404, body: 'not found' });
+    }
+  }
+
+  private async held(): Promise<void> {
+    if (!this.tokenHold) return;
+    this.tokenHeld++;
+    try {
+      await this.tokenHold;
+    } finally {
+      this.tokenHeld--;
     }
   }
 

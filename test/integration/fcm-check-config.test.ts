@@ -83,6 +83,6 @@ describe('check-config: FCM credentials', function () {
     restore = setEnv({ GOOGLE_APPLICATION_CREDENTIALS: undefined, CLOUDSDK_CONFIG: tempDir('gcloud') });
     const { code, out } = await check('adc');
     assert.equal(code, 1);
-    assert.match(out, /\[error: FCM app com\.example\.android: no service_account_file, and no Application Default Credentials found/);
+    assert.match(out, /\[error: FCM app com\.example\.android: no service_account_file, and no usable Application Default Credentials/);
   });
 });

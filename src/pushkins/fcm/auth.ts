@@ -2,26 +2,13 @@ import { Compute, gaxios, GoogleAuth, JWT, type AuthClient } from 'google-auth-l
 import { isPlainObject } from '../../config/section';
 import type { Logger } from '../../util/log';
 import { errorText } from './client';
-import type { FcmConfig } from './config';
+import { isHttpUrl, type FcmConfig } from './config';
 import type { GoogleTransport } from './google-transport';
-import { parseRetryAfter } from './reasons';
+import { parseRetryAfter, TokenError } from './reasons';
 
 export const FCM_SCOPE = 'https://www.googleapis.com/auth/firebase.messaging';
 /** A token this close to expiry is not used even when its renewal has failed. */
 const EXPIRY_SAFETY_MS = 10_000;
-
-/** Why no access token could be had: temporary (`retry`) or our credentials (`misconfigured`). */
-export class TokenError extends Error {
-  constructor(
-    message: string,
-    readonly kind: 'retry' | 'misconfigured',
-    readonly label: string,
-    readonly retryAfterMs?: number,
-  ) {
-    super(message);
-    this.name = 'TokenError';
-  }
-}
 
 /** An app's credentials, signed in through google-auth-library. */
 export interface SignIn {
@@ -59,7 +46,7 @@ export async function signIn(app: string, config: FcmConfig, transport: GoogleTr
     client = await auth.getClient();
   } catch (err) {
     throw new Error(
-      `FCM app ${app}: no service_account_file, and no Application Default Credentials found ` +
+      `FCM app ${app}: no service_account_file, and no usable Application Default Credentials ` +
         `(GOOGLE_APPLICATION_CREDENTIALS, gcloud's application-default file, the GCE / GKE metadata server): ${errorText(err)}`,
     );
   }
@@ -67,7 +54,7 @@ export async function signIn(app: string, config: FcmConfig, transport: GoogleTr
   const file: unknown = auth.jsonContent;
   const tokenUri = isPlainObject(file) ? file.token_uri : undefined;
   if (tokenUri !== undefined) {
-    if (typeof tokenUri !== 'string' || !/^https?:\/\/[^/]/.test(tokenUri)) {
+    if (typeof tokenUri !== 'string' || !isHttpUrl(tokenUri)) {
       throw new Error(`FCM app ${app}: the Application Default Credentials file has a "token_uri" that is not an http(s) URL`);
     }
     transport.useTokenUri(tokenUri);

@@ -201,7 +201,7 @@ function readEndpoint(section: ConfigSection): string {
   return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
 }
 
-function isHttpUrl(value: string): boolean {
+export function isHttpUrl(value: string): boolean {
   try {
     const url = new URL(value);
     return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';

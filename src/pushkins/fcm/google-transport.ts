@@ -63,6 +63,8 @@ export class GoogleTransport {
 
   /** The `fetch` gaxios calls: one request through the pool for its origin. */
   private async fetch(input: string | URL | Request, init: RequestInit = {}): Promise<Response> {
+    // After close, no new pool may be opened that nobody would close.
+    this.closing.signal.throwIfAborted();
     // A Request normalises every body gaxios may pass (string, URLSearchParams…) and adds its content-type.
     const request = new Request(input, { method: init.method ?? 'GET', headers: init.headers ?? {}, body: init.body ?? null });
     const url = new URL(request.url);

@@ -1,12 +1,13 @@
 import type { Device, Notification } from '../../notification/types';
 import type { DispatchContext, DispatchOutcome, Pushkin, PushkinEnv } from '../pushkin';
 import { DEFAULT_RETRY_POLICY, withRetries, type RetryPolicy } from '../retry';
-import { AccessTokenSource, signIn, TokenError, type SignIn } from './auth';
+// Types only: google-auth-library takes a good half second to load, so it is loaded when an FCM app is built.
+import type { AccessTokenSource, SignIn } from './auth';
 import { errorText, Upstream } from './client';
 import type { FcmConfig } from './config';
-import { GoogleTransport } from './google-transport';
+import type { GoogleTransport } from './google-transport';
 import { buildMessage, type FcmMessage } from './payload';
-import { classifyFcmError, parseFcmError, parseRetryAfter } from './reasons';
+import { classifyFcmError, parseFcmError, parseRetryAfter, TokenError } from './reasons';
 
 /** How long `herald check-config` waits to learn which account ADC act as. */
 const DESCRIBE_TIMEOUT_MS = 5_000;
@@ -16,11 +17,14 @@ export class FcmPushkin implements Pushkin {
   readonly type = 'gcm';
   readonly name: string;
   private readonly fcm: Upstream;
-  private readonly tokens: AccessTokenSource;
   private readonly sendPath: string;
 
   /** Signs in (for ADC, finds the credentials) and builds the pushkin. */
   static async create(config: FcmConfig, env: PushkinEnv, policy: RetryPolicy = DEFAULT_RETRY_POLICY): Promise<FcmPushkin> {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- on-demand load, see the imports above
+    const { AccessTokenSource, signIn } = require('./auth') as typeof import('./auth');
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- on-demand load, see the imports above
+    const { GoogleTransport } = require('./google-transport') as typeof import('./google-transport');
     const transport = new GoogleTransport({
       timeoutMs: config.requestTimeoutMs,
       ...(config.ca !== undefined ? { ca: config.ca } : {}),
@@ -34,7 +38,7 @@ export class FcmPushkin implements Pushkin {
       throw err;
     }
     env.log.info({ credentials: credentials.source, project_id: config.projectId }, 'FCM pushkin ready');
-    return new FcmPushkin(config, env, policy, transport, credentials);
+    return new FcmPushkin(config, env, policy, transport, credentials, new AccessTokenSource(credentials.client, env.log));
   }
 
   private constructor(
@@ -43,6 +47,7 @@ export class FcmPushkin implements Pushkin {
     private readonly policy: RetryPolicy,
     private readonly transport: GoogleTransport,
     private readonly credentials: SignIn,
+    private readonly tokens: AccessTokenSource,
   ) {
     this.name = env.name;
     const fcmProxy = env.proxyFor(config.endpoint);
@@ -52,7 +57,6 @@ export class FcmPushkin implements Pushkin {
       ...(config.ca !== undefined ? { ca: config.ca } : {}),
       ...(fcmProxy !== undefined ? { proxy: fcmProxy } : {}),
     });
-    this.tokens = new AccessTokenSource(credentials.client, env.log);
     const basePath = new URL(config.endpoint).pathname.replace(/\/+$/, '');
     this.sendPath = `${basePath}/v1/projects/${encodeURIComponent(config.projectId)}/messages:send`;
   }

@@ -128,3 +128,16 @@ export function parseRetryAfter(header: string | string[] | undefined, now: numb
   const date = Date.parse(value);
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
+
+/** Why no access token could be had: temporary (`retry`) or our credentials (`misconfigured`). */
+export class TokenError extends Error {
+  constructor(
+    message: string,
+    readonly kind: 'retry' | 'misconfigured',
+    readonly label: string,
+    readonly retryAfterMs?: number,
+  ) {
+    super(message);
+    this.name = 'TokenError';
+  }
+}

@@ -6,9 +6,10 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { gcpMetadata } from 'google-auth-library';
 import { loadConfigText } from '../../../../src/config/config';
-import { AccessTokenSource, FCM_SCOPE, signIn, TokenError, type SignIn } from '../../../../src/pushkins/fcm/auth';
+import { AccessTokenSource, FCM_SCOPE, signIn, type SignIn } from '../../../../src/pushkins/fcm/auth';
 import type { FcmConfig } from '../../../../src/pushkins/fcm/config';
 import { GoogleTransport } from '../../../../src/pushkins/fcm/google-transport';
+import { TokenError } from '../../../../src/pushkins/fcm/reasons';
 import { BUILTIN_PUSHKIN_TYPES } from '../../../../src/pushkins/registry';
 import { createLogger } from '../../../../src/util/log';
 import { setEnv } from '../../../helpers/env';
@@ -142,6 +143,15 @@ describe('pushkins/fcm/auth (google-auth-library against the mock token endpoint
       assert.equal(mock.tokenRequests.length, 1);
     });
 
+    it('closing the transport cuts a sign-in in flight, as a temporary failure', async () => {
+      const { tokens } = await signedIn();
+      mock.holdTokens();
+      const pending = tokens.get(live());
+      while (mock.tokenHeld === 0) await new Promise((resolve) => setImmediate(resolve));
+      await transports[0]?.close();
+      await assert.rejects(pending, (err: unknown) => err instanceof TokenError && err.kind === 'retry' && /closed/.test(err.message));
+    });
+
     it('invalidate() drops a token FCM refused; the next caller signs in afresh', async () => {
       const { tokens } = await signedIn();
       const first = await tokens.get(live());
@@ -164,6 +174,15 @@ describe('pushkins/fcm/auth (google-auth-library against the mock token endpoint
         assert.match(await tokens.get(live()), /^ya29\./);
         assert.equal(mock.tokenRequests.length, 1);
         assert.equal(mock.tokenRequests[0]?.claims.iss, mock.clientEmail);
+      } finally {
+        restore();
+      }
+    });
+
+    it('an unreadable GOOGLE_APPLICATION_CREDENTIALS file stops the start, saying why', async () => {
+      const restore = noAmbientCredentials({ GOOGLE_APPLICATION_CREDENTIALS: join(tempDir('adc'), 'missing.json') });
+      try {
+        await assert.rejects(signedIn(config('adc')), /FCM app com\.example\.android: no service_account_file, and no usable Application Default Credentials .*GOOGLE_APPLICATION_CREDENTIALS.*ENOENT/);
       } finally {
         restore();
       }
@@ -209,7 +228,7 @@ describe('pushkins/fcm/auth (google-auth-library against the mock token endpoint
     it('none found: the start fails saying so, without asking a metadata server', async () => {
       const restore = noAmbientCredentials();
       try {
-        await assert.rejects(signedIn(config('adc')), /FCM app com\.example\.android: no service_account_file, and no Application Default Credentials found/);
+        await assert.rejects(signedIn(config('adc')), /FCM app com\.example\.android: no service_account_file, and no usable Application Default Credentials/);
         assert.deepEqual(mock.metadataTokenRequests, []);
       } finally {
         restore();
