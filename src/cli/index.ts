@@ -1,8 +1,10 @@
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { isPlainObject } from '../config/section';
 import { VERSION } from '../version';
 import { checkConfig } from './check-config';
 import { sendTest } from './send-test';
 import { serve } from './serve';
+import { vapidKeys } from './vapid-keys';
 import { redactPushkey } from '../util/redact';
 
 /**
@@ -12,6 +14,17 @@ import { redactPushkey } from '../util/redact';
  */
 export function configPath(option: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
   return option || env.HERALD_CONFIG || env.SYGNAL_CONF || 'herald.yaml';
+}
+
+function parseJsonObject(text: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new InvalidArgumentError('not JSON');
+  }
+  if (!isPlainObject(value)) throw new InvalidArgumentError('must be a JSON object');
+  return value;
 }
 
 export function buildCli(): Command {
@@ -39,7 +52,8 @@ export function buildCli(): Command {
     .requiredOption('--pushkey <key>', 'pushkey of the pusher (e.g. the base64 APNs token or the FCM registration token)')
     .addOption(new Option('--format <format>', 'notification format').choices(['full', 'event_id_only']).default('full'))
     .option('--message <text>', 'message body shown on the device', 'Test notification from Herald')
-    .action(async (options: { config?: string; appId: string; pushkey: string; format: 'full' | 'event_id_only'; message: string }) => {
+    .option('--data <json>', 'pusher data as JSON, e.g. a Web Push subscription: \'{"endpoint": "https://…", "auth": "…"}\'', parseJsonObject)
+    .action(async (options: { config?: string; appId: string; pushkey: string; format: 'full' | 'event_id_only'; message: string; data?: Record<string, unknown> }) => {
       process.exitCode = await sendTest(
         {
           configFile: configPath(options.config ?? program.opts<{ config?: string }>().config),
@@ -47,6 +61,7 @@ export function buildCli(): Command {
           pushkey: options.pushkey,
           format: options.format,
           message: options.message,
+          ...(options.data !== undefined ? { data: options.data } : {}),
         },
         process.stdout,
       );
@@ -58,6 +73,14 @@ export function buildCli(): Command {
     .argument('<pushkey>')
     .action((pushkey: string) => {
       process.stdout.write(`${redactPushkey(pushkey)}\n`);
+    });
+
+  program
+    .command('vapid-keys')
+    .description('make a VAPID key pair for a webpush app: writes the private key (PEM) to FILE, prints the public key for the web app')
+    .argument('<file>', 'where to write the private key (must not exist)')
+    .action((file: string) => {
+      process.exitCode = vapidKeys(file, process.stdout, process.stderr);
     });
 
   return program;

@@ -18,6 +18,8 @@ export interface SendTestOptions {
   readonly pushkey: string;
   readonly format: 'full' | 'event_id_only';
   readonly message: string;
+  /** Pusher data to send with (e.g. a Web Push subscription's `endpoint` and `auth`). */
+  readonly data?: Readonly<Record<string, unknown>>;
 }
 
 /**
@@ -25,6 +27,10 @@ export interface SendTestOptions {
  * Matched against the outcome's reason, first match wins.
  */
 const HINTS: ReadonlyArray<readonly [RegExp, string]> = [
+  [/refused Herald's VAPID/, 'The push service refused the VAPID signature: the browser subscribed with another applicationServerKey than the public key of vapid_private_key (see `herald check-config`).'],
+  [/subscription expired/, 'The browser unsubscribed or the subscription expired: the client must subscribe again and register a new pusher.'],
+  [/allowed_endpoints/, 'This push service is not in the app\'s allowed_endpoints.'],
+  [/non-public address|not a public address/, 'The endpoint is a private or loopback address: Herald refuses those unless allow_private_endpoints is set.'],
   [/BadDeviceToken/, 'APNs does not know this token in this environment. Most often a development (sandbox) token sent to production or the reverse: check `platform`, and give development builds their own app_id with `platform: sandbox`.'],
   [/DeviceTokenNotForTopic/, 'The token belongs to another app: check `topic` (the app\'s bundle id).'],
   [/Unregistered|ExpiredToken/, 'The app was uninstalled or its token expired: the client must register a new pusher.'],
@@ -52,7 +58,7 @@ export function testNotification(options: SendTestOptions): Notification {
     app_id: options.appId,
     pushkey: options.pushkey,
     pushkey_ts: Math.floor(Date.now() / 1000),
-    data: options.format === 'event_id_only' ? { format: 'event_id_only' } : {},
+    data: { ...options.data, ...(options.format === 'event_id_only' ? { format: 'event_id_only' } : {}) },
     tweaks: options.format === 'event_id_only' ? {} : { sound: 'default' },
   };
   const base = {

@@ -55,6 +55,14 @@ export class Metrics {
   readonly activeGcmRequests: Gauge;
   readonly gcmStatusCodes: Counter<'pushkin' | 'code'>;
 
+  // Web Push (Sygnal names, then Herald's own)
+  readonly webpushQueueTime: Histogram;
+  readonly webpushRequestTime: Histogram;
+  readonly pendingWebpushRequests: Gauge;
+  readonly activeWebpushRequests: Gauge;
+  readonly webpushStatusCodes: Counter<'pushkin' | 'code'>;
+  readonly webpushEndpointsRefused: Counter<'pushkin' | 'reason'>;
+
   // Herald's own
   readonly outcomes: Counter<'pushkin' | 'outcome'>;
   readonly deduplicated: Counter<'pushkin'>;
@@ -166,6 +174,41 @@ export class Metrics {
       name: 'sygnal_gcm_status_codes_total',
       help: 'Status codes answered by FCM (0: no answer: timeout or connection error)',
       labelNames: ['pushkin', 'code'],
+      registers,
+    });
+
+    this.webpushQueueTime = new Histogram({
+      name: 'sygnal_webpush_queue_time',
+      help: 'Time a Web Push message waited for a free connection, in seconds',
+      buckets: [...SYGNAL_BUCKETS],
+      registers,
+    });
+    this.webpushRequestTime = new Histogram({
+      name: 'sygnal_webpush_request_time',
+      help: 'Time taken by one request to a Web Push service, in seconds',
+      buckets: [...SYGNAL_BUCKETS],
+      registers,
+    });
+    this.pendingWebpushRequests = new Gauge({
+      name: 'sygnal_pending_webpush_requests',
+      help: 'Web Push messages waiting for a free connection',
+      registers,
+    });
+    this.activeWebpushRequests = new Gauge({
+      name: 'sygnal_active_webpush_requests',
+      help: 'Requests to Web Push services in flight',
+      registers,
+    });
+    this.webpushStatusCodes = new Counter({
+      name: 'herald_webpush_status_codes_total',
+      help: 'Status codes answered by Web Push services (0: no answer: timeout or connection error)',
+      labelNames: ['pushkin', 'code'],
+      registers,
+    });
+    this.webpushEndpointsRefused = new Counter({
+      name: 'herald_webpush_endpoints_refused_total',
+      help: 'Web Push devices not sent because their endpoint is outside allowed_endpoints (not_allowed) or not a public address (private_address)',
+      labelNames: ['pushkin', 'reason'],
       registers,
     });
 

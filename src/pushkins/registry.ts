@@ -2,6 +2,7 @@ import { apnsPushkinType } from './apns/type';
 import { fcmPushkinType } from './fcm/type';
 import { noopPushkinType } from './noop/pushkin';
 import type { PushkinType } from './pushkin';
+import { webPushPushkinType } from './webpush/type';
 
 /**
  * Config `type` → platform. Sygnal's names are kept (`gcm` for FCM); `fcm` is an alias.
@@ -16,4 +17,5 @@ export const BUILTIN_PUSHKIN_TYPES: PushkinTypes = new Map<string, PushkinType<u
   ['apns', apnsPushkinType as PushkinType<unknown>],
   ['gcm', fcmPushkinType as PushkinType<unknown>],
   ['fcm', fcmPushkinType as PushkinType<unknown>],
+  ['webpush', webPushPushkinType as PushkinType<unknown>],
 ]);

@@ -121,6 +121,8 @@ export async function startTunnelRelay(proxy: URL, target: string, onProblem: (p
         upstream.destroy();
         return;
       }
+      // The timeout was for opening the tunnel; the connection inside may idle (HTTP/2 pings).
+      upstream.setTimeout(0);
       if (head.length) client.write(head);
       upstream.pipe(client);
       client.pipe(upstream);

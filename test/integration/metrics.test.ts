@@ -92,6 +92,10 @@ const SYGNAL_METRICS = new Set([
   'sygnal_pending_gcm_requests',
   'sygnal_active_gcm_requests',
   'sygnal_gcm_status_codes_total',
+  'sygnal_webpush_queue_time',
+  'sygnal_webpush_request_time',
+  'sygnal_pending_webpush_requests',
+  'sygnal_active_webpush_requests',
 ]);
 
 describe('Prometheus metrics', function () {

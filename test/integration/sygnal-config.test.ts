@@ -3,13 +3,14 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ApnsHarness } from '../helpers/apns-harness';
 import { FcmMock } from '../helpers/fcm-mock';
+import { newVapidKeyPair } from '../../src/pushkins/webpush/vapid';
 import { HeraldProcess } from '../helpers/process';
 import { tempDir } from '../helpers/temp';
 
 /**
  * A sygnal.yaml as operators have them (Sygnal's sample layout: Python logging setup,
- * access log, metrics sections, an APNs certificate app, an APNs token app and an FCM v1
- * app) starts Herald unchanged. Only the port and the upstream endpoints are changed, to
+ * access log, metrics sections, an APNs certificate app, an APNs token app, an FCM v1
+ * app and a Web Push app) starts Herald unchanged. Only the port and the upstream endpoints are changed, to
  * point at local mocks.
  */
 describe("Sygnal's configuration file", function () {
@@ -29,6 +30,9 @@ describe("Sygnal's configuration file", function () {
 
   it('starts Herald unchanged, with warnings only for what Herald ignores', async () => {
     const { pki } = harness;
+    const dir = tempDir('sygnal');
+    const vapidFile = join(dir, 'vapid.pem');
+    writeFileSync(vapidFile, newVapidKeyPair().pem);
     const sygnalYaml = `
 ## Logging #####################################################################
 log:
@@ -114,12 +118,20 @@ apps:
             content-available: 1
             mutable-content: 1
             alert: ""
+  com.example.myapp.web:
+    type: webpush
+    vapid_private_key: ${JSON.stringify(vapidFile)}
+    vapid_contact_email: ops@example.com
+    allowed_endpoints: ['*.push.services.mozilla.com', 'fcm.googleapis.com']
+    ttl: 900
+    max_connections: 20
+    inflight_request_limit: 512
 `;
-    const file = join(tempDir('sygnal'), 'sygnal.yaml');
+    const file = join(dir, 'sygnal.yaml');
     writeFileSync(file, sygnalYaml);
     herald = new HeraldProcess([], { HERALD_CONFIG: file });
     const ready = await herald.waitFor('herald is ready');
-    assert.deepEqual(ready.apps, ['com.example.myapp.ios (apns)', 'com.example.myotherapp.ios (apns)', 'com.example.myapp.android (gcm)']);
+    assert.deepEqual(ready.apps, ['com.example.myapp.ios (apns)', 'com.example.myotherapp.ios (apns)', 'com.example.myapp.android (gcm)', 'com.example.myapp.web (webpush)']);
     const warnings = herald.lines.filter((line) => line.level === 40).map((line) => line.msg);
     assert.deepEqual(warnings, ["log.setup: Sygnal's Python logging setup is not used by Herald and is ignored; set log.level instead"]);
   });

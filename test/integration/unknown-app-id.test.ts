@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { loadConfigText } from '../../src/config/config';
 import { BUILTIN_PUSHKIN_TYPES } from '../../src/pushkins/registry';
 import { startGateway, type RunningGateway } from '../helpers/gateway';
+import { tempDir } from '../helpers/temp';
+
+/** The built CLI (`npm test` builds first). */
+const HERALD_BIN = join(__dirname, '..', '..', 'dist', 'src', 'main.js');
 
 const APPS = `
 apps:
@@ -74,5 +81,22 @@ describe('unknown_app_id', () => {
     assert.equal((await notify(gw, [devices[1]!])).status, 502);
     await gw.gateway.reload(loadConfigText(`${http}${APPS}`, process.cwd(), BUILTIN_PUSHKIN_TYPES).config);
     assert.deepEqual((await notify(gw, [devices[1]!])).body.rejected, ['pk-unknown']);
+  });
+});
+
+describe('unknown_app_id in herald send-test', function () {
+  this.timeout(60_000);
+
+  it('is what send-test says the gateway would do', () => {
+    const file = join(tempDir('unknown-app-id'), 'herald.yaml');
+    for (const [policy, expected] of [
+      ['reject', 'the gateway would reject this pushkey.'],
+      ['retry', 'the gateway would answer 502 and keep this pushkey (unknown_app_id: retry).'],
+    ] as const) {
+      writeFileSync(file, `unknown_app_id: ${policy}\n${APPS}`);
+      const run = spawnSync(process.execPath, [HERALD_BIN, 'send-test', '--config', file, '--app-id', 'com.unknown.app', '--pushkey', 'k'], { encoding: 'utf8' });
+      assert.notEqual(run.status, 0);
+      assert.ok(run.stdout.includes(`app_id com.unknown.app matches no configured app: ${expected}`), run.stdout + run.stderr);
+    }
   });
 });

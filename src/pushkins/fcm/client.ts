@@ -120,8 +120,8 @@ export class Upstream {
   }
 }
 
-/** A counting semaphore whose waiters can give up (the request's deadline) without leaking a slot. */
-class Gate {
+/** A counting semaphore (also used by the webpush pushkin) whose waiters can give up (the request's deadline) without leaking a slot. */
+export class Gate {
   private inUse = 0;
   private readonly queue: Array<{ grant: () => void; fail: (reason: Error) => void }> = [];
 
@@ -167,7 +167,7 @@ class Gate {
   }
 
   close(): void {
-    for (const waiter of this.queue.splice(0)) waiter.fail(new Error('FCM client closed'));
+    for (const waiter of this.queue.splice(0)) waiter.fail(new Error('client closed'));
   }
 }
 

@@ -103,7 +103,8 @@ function readCredentials(section: ConfigSection, projectId: string): FcmCredenti
   };
 }
 
-function optionalCa(section: ConfigSection): { ca?: string } {
+/** `ca_file`: extra CA certificates (PEM) to trust besides the system's (also used by the webpush pushkin). */
+export function optionalCa(section: ConfigSection): { ca?: string } {
   const file = section.fileText('ca_file');
   if (file === undefined) return {};
   if (!file.text.includes('-----BEGIN CERTIFICATE-----')) section.error('ca_file', 'must be a PEM file of CA certificates');
