@@ -5,6 +5,7 @@ import type { AppConfig, HeraldConfig } from './config/config';
 import { Dispatcher } from './dispatch/dispatcher';
 import { AppRouter } from './dispatch/router';
 import { ConnectionDrain } from './http/drain';
+import { guardServer, serverOptions } from './http/protocol';
 import { createHttpApp } from './http/server';
 import { Metrics } from './metrics/metrics';
 import { createMetricsServer } from './metrics/server';
@@ -14,6 +15,7 @@ import { MemoryStore } from './store/memory';
 import type { PushStore } from './store/store';
 import { systemClock, type Clock } from './util/clock';
 import { createLogger, type Logger } from './util/log';
+import { listenOn } from './util/listen';
 import { ProxySettings } from './util/proxy';
 
 /** Time left, before the grace period ends, to answer requests still in flight. */
@@ -69,6 +71,9 @@ export class Gateway {
       accessXForwardedFor: config.log.accessXForwardedFor,
       dispatcher: () => this.current.dispatcher,
       validateResponses,
+      ...(config.http.allowedCallers !== undefined ? { allowedCallers: config.http.allowedCallers } : {}),
+      ...(config.http.rateLimit !== undefined ? { rateLimit: config.http.rateLimit } : {}),
+      clock,
     });
   }
 
@@ -92,9 +97,8 @@ export class Gateway {
   async listen(): Promise<AddressInfo[]> {
     const addresses: AddressInfo[] = [];
     for (const host of this.config.http.bindAddresses) {
-      const server = createServer({ keepAliveTimeout: 65_000 }, this.app);
-      // Keep the socket's request timeout above the notify deadline.
-      server.requestTimeout = this.config.http.notifyDeadlineMs + 30_000;
+      const server = createServer(serverOptions(this.config.http), this.app);
+      guardServer(server, this.config.http, this.log, this.metrics);
       this.drains.push(new ConnectionDrain(server));
       addresses.push(await listenOn(server, this.config.http.port, host));
     }
@@ -166,23 +170,18 @@ function restartOnlyChanges(running: HeraldConfig, next: HeraldConfig): string[]
     ['http.port', running.http.port, next.http.port],
     ['http.bind_addresses', running.http.bindAddresses, next.http.bindAddresses],
     ['http.max_body_bytes', running.http.maxBodyBytes, next.http.maxBodyBytes],
+    ['http.request_timeout_ms', running.http.requestTimeoutMs, next.http.requestTimeoutMs],
+    ['http.headers_timeout_ms', running.http.headersTimeoutMs, next.http.headersTimeoutMs],
+    ['http.keep_alive_timeout_ms', running.http.keepAliveTimeoutMs, next.http.keepAliveTimeoutMs],
+    ['http.max_connections', running.http.maxConnections, next.http.maxConnections],
+    ['http.allowed_callers', running.http.allowedCallers, next.http.allowedCallers],
+    ['http.rate_limit', running.http.rateLimit, next.http.rateLimit],
     ['log', running.log, next.log],
     ['metrics', running.metrics, next.metrics],
     ['store', running.store, next.store],
     ['workers', running.workers, next.workers],
   ];
   return pairs.filter(([, a, b]) => JSON.stringify(a) !== JSON.stringify(b)).map(([name]) => name);
-}
-
-export async function listenOn(server: Server, port: number, host: string): Promise<AddressInfo> {
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  return server.address() as AddressInfo;
 }
 
 async function buildGeneration(config: HeraldConfig, store: PushStore, clock: Clock, log: Logger, metrics: Metrics): Promise<Generation> {

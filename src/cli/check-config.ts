@@ -7,29 +7,32 @@ import { BUILTIN_PUSHKIN_TYPES } from '../pushkins/registry';
 import { systemClock } from '../util/clock';
 import { createLogger } from '../util/log';
 import { ProxySettings } from '../util/proxy';
+import { EXIT_CONFIG, EXIT_OK, reportConfigError } from './exit';
 
-/** Loads a config file for a CLI command, printing its problems; undefined when it is invalid. */
-export function loadForCli(file: string, out: Writable): LoadedConfig | undefined {
-  try {
-    const loaded = loadConfigFile(file, BUILTIN_PUSHKIN_TYPES);
-    for (const warning of loaded.warnings) out.write(`warning: ${warning}\n`);
-    return loaded;
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    out.write(`${file}: invalid configuration\n`);
-    for (const problem of err.problems) out.write(`error: ${problem}\n`);
-    return undefined;
-  }
+/**
+ * Loads a config file for a CLI command, printing its warnings on `stderr`; throws
+ * ConfigError when it is invalid (see reportConfigError).
+ */
+export function loadForCli(file: string, stderr: Writable): LoadedConfig {
+  const loaded = loadConfigFile(file, BUILTIN_PUSHKIN_TYPES);
+  for (const warning of loaded.warnings) stderr.write(`warning: ${warning}\n`);
+  return loaded;
 }
 
 /**
  * `herald check-config FILE`: validates the file, builds every app's pushkin (so keys,
  * certificates and service accounts are actually loaded), and prints each app with the
- * settings that matter. Exits non-zero on any problem.
+ * settings that matter on `out`. Problems go to `stderr` and exit EXIT_CONFIG, as `serve`
+ * does on the same file.
  */
-export async function checkConfig(file: string, out: Writable): Promise<number> {
-  const loaded = loadForCli(file, out);
-  if (!loaded) return 1;
+export async function checkConfig(file: string, out: Writable, stderr: Writable): Promise<number> {
+  let loaded: LoadedConfig;
+  try {
+    loaded = loadForCli(file, stderr);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    return reportConfigError(file, err, stderr);
+  }
   const { config } = loaded;
   let failed = false;
   const metrics = new Metrics();
@@ -47,13 +50,18 @@ export async function checkConfig(file: string, out: Writable): Promise<number> 
       await pushkin.close();
     } catch (err) {
       failed = true;
-      status = `error: ${(err as Error).message}`;
+      status = 'error';
+      for (const problem of err instanceof ConfigError ? err.problems : [(err as Error).message]) stderr.write(`error: ${problem}\n`);
     }
     const settings = Object.entries(shown)
       .map(([key, value]) => `${key}=${value}`)
       .join(' ');
     out.write(`  ${app.name}  type=${app.type} inflight_request_limit=${app.inflightRequestLimit}${settings ? ` ${settings}` : ''}  [${status}]\n`);
   }
-  out.write(failed ? `${file}: problems found\n` : `${file}: OK\n`);
-  return failed ? 1 : 0;
+  if (failed) {
+    stderr.write(`herald: ${file}: problems found\n`);
+    return EXIT_CONFIG;
+  }
+  out.write(`${file}: OK\n`);
+  return EXIT_OK;
 }

@@ -1,10 +1,11 @@
 import cluster, { type Worker } from 'node:cluster';
 import { AggregatorRegistry } from 'prom-client';
-import { listenOn } from '../app';
+import { listenOn } from '../util/listen';
 import type { HeraldConfig } from '../config/config';
 import { createMetricsServer } from '../metrics/server';
 import type { Logger } from '../util/log';
 import { VERSION } from '../version';
+import type { ProcessSignals } from './signals';
 
 /** What a worker tells the primary once its listeners are open. */
 export interface WorkerReady {
@@ -23,13 +24,16 @@ const MAX_RESTART_DELAY_MS = 30_000;
 
 /**
  * The cluster primary (`workers: N`): forks N workers that share the notify port,
- * replaces one that dies (with a growing delay while replacements keep dying), forwards SIGHUP (each worker reloads the file itself) and
- * SIGTERM/SIGINT (each finishes its requests), and serves the metrics of all workers
- * added up. Each worker has its own in-memory store.
+ * replaces one that dies (with a growing delay while replacements keep dying), forwards
+ * SIGHUP (each worker reloads the file itself; a worker still starting gets it once it
+ * is ready) and SIGTERM/SIGINT (each finishes its requests), and serves the metrics of
+ * all workers added up. Each worker has its own in-memory store.
  */
-export function runPrimary(config: HeraldConfig, log: Logger): Promise<number> {
+export function runPrimary(config: HeraldConfig, log: Logger, signals: ProcessSignals): Promise<number> {
   const aggregator = new AggregatorRegistry();
   const started = new Map<Worker, number>();
+  const readyWorkers = new Set<Worker>();
+  const reloadWhenReady = new Set<Worker>();
   let stopping = false;
   let exitCode = 0;
   let ready = 0;
@@ -39,7 +43,10 @@ export function runPrimary(config: HeraldConfig, log: Logger): Promise<number> {
     const worker = cluster.fork();
     started.set(worker, Date.now());
     worker.on('message', (message: unknown) => {
-      if (!isWorkerReady(message) || ++ready !== config.workers) return;
+      if (!isWorkerReady(message)) return;
+      readyWorkers.add(worker);
+      if (reloadWhenReady.delete(worker)) worker.process.kill('SIGHUP');
+      if (++ready !== config.workers) return;
       announce(message.listen).catch((err: unknown) => {
         log.fatal({ err }, 'cannot serve metrics; stopping');
         process.kill(process.pid, 'SIGTERM');
@@ -68,6 +75,8 @@ export function runPrimary(config: HeraldConfig, log: Logger): Promise<number> {
     cluster.on('exit', (worker, code, signal) => {
       const lifetime = Date.now() - (started.get(worker) ?? 0);
       started.delete(worker);
+      readyWorkers.delete(worker);
+      reloadWhenReady.delete(worker);
       if (stopping) {
         if (started.size === 0) {
           log.info('stopped');
@@ -98,12 +107,16 @@ export function runPrimary(config: HeraldConfig, log: Logger): Promise<number> {
       log.info({ signal }, 'shutting down: workers finish their requests in flight');
       for (const worker of started.keys()) worker.process.kill('SIGTERM');
     };
-    process.on('SIGTERM', stop);
-    process.on('SIGINT', stop);
-    process.on('SIGHUP', () => {
-      for (const worker of started.keys()) worker.process.kill('SIGHUP');
-    });
+    signals.onStop(stop);
     for (let i = 0; i < config.workers; i++) fork();
+    // Until a worker is ready it may not have its signal handlers yet: SIGHUP would kill
+    // it. A SIGHUP received while this process loaded is forwarded the same way.
+    signals.onReload(() => {
+      for (const worker of started.keys()) {
+        if (readyWorkers.has(worker)) worker.process.kill('SIGHUP');
+        else reloadWhenReady.add(worker);
+      }
+    });
   });
 }
 

@@ -1,11 +1,8 @@
+import { constants } from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { isPlainObject } from '../config/section';
 import { VERSION } from '../version';
-import { checkConfig } from './check-config';
-import { sendTest } from './send-test';
-import { serve } from './serve';
-import { vapidKeys } from './vapid-keys';
-import { redactPushkey } from '../util/redact';
+import type { ProcessSignals } from './signals';
 
 /**
  * Where the config comes from: --config, then $HERALD_CONFIG, then Sygnal's $SYGNAL_CONF
@@ -14,6 +11,11 @@ import { redactPushkey } from '../util/redact';
  */
 export function configPath(option: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
   return option || env.HERALD_CONFIG || env.SYGNAL_CONF || 'herald.yaml';
+}
+
+/** A command interrupted by SIGTERM/SIGINT ends as a shell reports it: 128 + the signal's number. */
+function exitInterrupted(signal: NodeJS.Signals): never {
+  process.exit(128 + constants.signals[signal]);
 }
 
 function parseJsonObject(text: string): Record<string, unknown> {
@@ -27,13 +29,20 @@ function parseJsonObject(text: string): Record<string, unknown> {
   return value;
 }
 
-export function buildCli(): Command {
+/**
+ * The `herald` command line. Each command loads its modules when it runs (a synchronous
+ * require, typed by the module), so that `--version` and `hash-pushkey` do not pay for
+ * what they never use.
+ */
+/* eslint-disable @typescript-eslint/no-require-imports -- on-demand loads, see above */
+export function buildCli(signals: ProcessSignals): Command {
   const program = new Command('herald')
     .description('Herald, a Matrix push gateway')
     .version(VERSION)
     .option('-c, --config <file>', 'configuration file (default: $HERALD_CONFIG, then $SYGNAL_CONF, then ./herald.yaml)')
     .action(async (options: { config?: string }) => {
-      process.exitCode = await serve(configPath(options.config));
+      const { serve } = require('./serve') as typeof import('./serve');
+      process.exitCode = await serve(configPath(options.config), signals);
     });
 
   program
@@ -41,7 +50,9 @@ export function buildCli(): Command {
     .description('validate a configuration file, load every credential, and print each app')
     .argument('[file]', 'configuration file (default: $HERALD_CONFIG, then $SYGNAL_CONF, then ./herald.yaml)')
     .action(async (file: string | undefined) => {
-      process.exitCode = await checkConfig(configPath(file ?? program.opts<{ config?: string }>().config), process.stdout);
+      signals.onStop(exitInterrupted);
+      const { checkConfig } = require('./check-config') as typeof import('./check-config');
+      process.exitCode = await checkConfig(configPath(file ?? program.opts<{ config?: string }>().config), process.stdout, process.stderr);
     });
 
   program
@@ -54,6 +65,11 @@ export function buildCli(): Command {
     .option('--message <text>', 'message body shown on the device', 'Test notification from Herald')
     .option('--data <json>', 'pusher data as JSON, e.g. a Web Push subscription: \'{"endpoint": "https://…", "auth": "…"}\'', parseJsonObject)
     .action(async (options: { config?: string; appId: string; pushkey: string; format: 'full' | 'event_id_only'; message: string; data?: Record<string, unknown> }) => {
+      signals.onStop((signal) => {
+        process.stdout.write(`result:  interrupted (${signal})\n`);
+        exitInterrupted(signal);
+      });
+      const { sendTest } = require('./send-test') as typeof import('./send-test');
       process.exitCode = await sendTest(
         {
           configFile: configPath(options.config ?? program.opts<{ config?: string }>().config),
@@ -64,6 +80,7 @@ export function buildCli(): Command {
           ...(options.data !== undefined ? { data: options.data } : {}),
         },
         process.stdout,
+        process.stderr,
       );
     });
 
@@ -72,6 +89,7 @@ export function buildCli(): Command {
     .description("print the short hash Herald's logs use for a pushkey, to find its log lines")
     .argument('<pushkey>')
     .action((pushkey: string) => {
+      const { redactPushkey } = require('../util/redact') as typeof import('../util/redact');
       process.stdout.write(`${redactPushkey(pushkey)}\n`);
     });
 
@@ -80,8 +98,10 @@ export function buildCli(): Command {
     .description('make a VAPID key pair for a webpush app: writes the private key (PEM) to FILE, prints the public key for the web app')
     .argument('<file>', 'where to write the private key (must not exist)')
     .action((file: string) => {
+      const { vapidKeys } = require('./vapid-keys') as typeof import('./vapid-keys');
       process.exitCode = vapidKeys(file, process.stdout, process.stderr);
     });
 
   return program;
 }
+/* eslint-enable @typescript-eslint/no-require-imports */

@@ -2,15 +2,17 @@ import { randomBytes } from 'node:crypto';
 import type { Writable } from 'node:stream';
 import { pushkinEnv } from '../app';
 import { AppRouter } from '../dispatch/router';
-import type { AppConfig } from '../config/config';
+import type { AppConfig, LoadedConfig } from '../config/config';
+import { ConfigError } from '../config/section';
 import { Metrics } from '../metrics/metrics';
 import type { Notification } from '../notification/types';
-import type { DispatchOutcome } from '../pushkins/pushkin';
+import type { DispatchOutcome, Pushkin } from '../pushkins/pushkin';
 import { systemClock } from '../util/clock';
 import { createLogger } from '../util/log';
 import { ProxySettings } from '../util/proxy';
 import { redactPushkey } from '../util/redact';
 import { loadForCli } from './check-config';
+import { EXIT_CONFIG, EXIT_FAILED, EXIT_OK, reportConfigError } from './exit';
 
 export interface SendTestOptions {
   readonly configFile: string;
@@ -24,7 +26,8 @@ export interface SendTestOptions {
 
 /**
  * What a platform's answer usually means, for the operator reading `send-test`'s output.
- * Matched against the outcome's reason, first match wins.
+ * Matched against the outcome's reason, first match wins. Status codes are matched as
+ * whole words: a port number in a connection error is not a 5xx.
  */
 const HINTS: ReadonlyArray<readonly [RegExp, string]> = [
   [/refused Herald's VAPID/, 'The push service refused the VAPID signature: the browser subscribed with another applicationServerKey than the public key of vapid_private_key (see `herald check-config`).'],
@@ -41,10 +44,10 @@ const HINTS: ReadonlyArray<readonly [RegExp, string]> = [
   [/UNREGISTERED/, 'FCM no longer knows this registration token (app uninstalled, data cleared or token rotated).'],
   [/SENDER_ID_MISMATCH/, 'The token belongs to another Firebase project: check project_id and the service account file.'],
   [/THIRD_PARTY_AUTH_ERROR/, 'iOS through FCM: the APNs key or certificate uploaded to the Firebase project is missing or invalid.'],
-  [/PERMISSION_DENIED|401|403/, 'The service account is not allowed to send: give it the Firebase Cloud Messaging API Admin role, and enable the FCM API in the project.'],
+  [/PERMISSION_DENIED|\b40[13]\b/, 'The service account is not allowed to send: give it the Firebase Cloud Messaging API Admin role, and enable the FCM API in the project.'],
   [/INVALID_ARGUMENT/, 'FCM refused the message or the token as malformed; its message above says which.'],
-  [/QUOTA_EXCEEDED|TooManyRequests|429/, 'The platform is rate-limiting: the homeserver\'s retry will go through later.'],
-  [/UNAVAILABLE|INTERNAL|ServiceUnavailable|InternalServerError|5\d\d/, 'The platform is having trouble: a temporary failure, retried later.'],
+  [/QUOTA_EXCEEDED|TooManyRequests|\b429\b/, 'The platform is rate-limiting: the homeserver\'s retry will go through later.'],
+  [/UNAVAILABLE|INTERNAL|ServiceUnavailable|InternalServerError|\b5\d\d\b/, 'The platform is having trouble: a temporary failure, retried later.'],
   [/deadline|timeout|timed out|ECONNREFUSED|ENOTFOUND|connect/i, 'No answer from the platform: check this host reaches it (firewall, proxy setting) and the endpoint.'],
 ];
 
@@ -82,29 +85,48 @@ export function testNotification(options: SendTestOptions): Notification {
 /**
  * `herald send-test`: sends one notification through the pushkin configured for the
  * app_id, bypassing the HTTP layer and the store, and prints what the platform said.
- * Exit code 0 when it was delivered.
+ * Always ends with a `result:` line. Exits EXIT_OK when it was delivered, EXIT_CONFIG when
+ * the configuration is invalid or the app's credentials cannot be loaded, EXIT_FAILED
+ * for any other outcome (rejected, retry, timed out, unreachable, misconfigured).
  */
-export async function sendTest(options: SendTestOptions, out: Writable): Promise<number> {
-  const loaded = loadForCli(options.configFile, out);
-  if (!loaded) return 1;
+export async function sendTest(options: SendTestOptions, out: Writable, stderr: Writable): Promise<number> {
+  let loaded: LoadedConfig;
+  try {
+    loaded = loadForCli(options.configFile, stderr);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    out.write('result:  misconfigured (invalid configuration file)\n');
+    return reportConfigError(options.configFile, err, stderr);
+  }
   const { config } = loaded;
   const route = new AppRouter<AppConfig>(config.apps.map((app) => [app.name, app] as const)).route(options.appId);
   if (route.kind !== 'found') {
     const why = route.kind === 'ambiguous' ? `matches several apps (${route.matches.join(', ')})` : 'matches no configured app';
-    const answer = config.unknownAppId === 'retry' ? 'answer 502 and keep this pushkey (unknown_app_id: retry)' : 'reject this pushkey';
-    out.write(`app_id ${options.appId} ${why}: the gateway would ${answer}.\n`);
-    return 1;
+    if (config.unknownAppId === 'retry') {
+      out.write(`result:  misconfigured (app_id ${options.appId} ${why}; unknown_app_id: retry)\n`);
+      out.write('meaning: the gateway would answer 502 and keep this pushkey: check the app_id against the keys under `apps`.\n');
+    } else {
+      out.write(`result:  rejected (app_id ${options.appId} ${why})\n`);
+      out.write('meaning: the gateway would reject this pushkey: check the app_id against the keys under `apps`.\n');
+    }
+    return EXIT_FAILED;
   }
   const app = route.target;
-  const log = createLogger('warn', process.stderr);
-  const pushkin = await app.pushkinType.create(
-    app.settings,
-    pushkinEnv(app, { log, metrics: new Metrics(), clock: systemClock, proxy: ProxySettings.resolve(config.proxy) }),
-  );
-  const notification = testNotification(options);
   out.write(`app:     ${options.appId} → apps.${JSON.stringify(app.name)} (${app.type})\n`);
   out.write(`pushkey: ${redactPushkey(options.pushkey)}\n`);
   out.write(`format:  ${options.format}\n`);
+  const log = createLogger('warn', process.stderr);
+  let pushkin: Pushkin;
+  try {
+    pushkin = await app.pushkinType.create(
+      app.settings,
+      pushkinEnv(app, { log, metrics: new Metrics(), clock: systemClock, proxy: ProxySettings.resolve(config.proxy) }),
+    );
+  } catch (err) {
+    out.write(`result:  misconfigured (${(err as Error).message})\n`);
+    return EXIT_CONFIG;
+  }
+  const notification = testNotification(options);
   const signal = AbortSignal.timeout(config.http.notifyDeadlineMs);
   let outcome: DispatchOutcome;
   try {
@@ -113,11 +135,13 @@ export async function sendTest(options: SendTestOptions, out: Writable): Promise
       deadline: Date.now() + config.http.notifyDeadlineMs,
       signal,
     });
+  } catch (err) {
+    outcome = { kind: 'failed', reason: `the pushkin failed unexpectedly: ${(err as Error).message}` };
   } finally {
     await pushkin.close();
   }
   out.write(`result:  ${outcome.kind}${'reason' in outcome ? ` (${outcome.reason})` : ''}\n`);
   const hint = hintFor(outcome);
   if (hint) out.write(`meaning: ${hint}\n`);
-  return outcome.kind === 'delivered' || outcome.kind === 'skipped' ? 0 : 1;
+  return outcome.kind === 'delivered' || outcome.kind === 'skipped' ? EXIT_OK : EXIT_FAILED;
 }

@@ -1,34 +1,43 @@
 import cluster from 'node:cluster';
 import { AggregatorRegistry } from 'prom-client';
-import { Gateway } from '../app';
+import type { Gateway } from '../app';
 import { loadConfigFile, type LoadedConfig } from '../config/config';
 import { ConfigError } from '../config/section';
 import { BUILTIN_PUSHKIN_TYPES } from '../pushkins/registry';
 import { createLogger, type Logger } from '../util/log';
 import { VERSION } from '../version';
+import { reportConfigError } from './exit';
 import { runPrimary, type WorkerReady } from './cluster';
+import type { ProcessSignals } from './signals';
 
 /**
- * Runs the gateway until SIGTERM/SIGINT; SIGHUP re-reads the config file. With
- * `workers: N > 1` this process becomes the cluster primary and N workers serve.
- * Resolves with the exit code.
+ * Runs the gateway until SIGTERM/SIGINT; SIGHUP re-reads the config file (one received
+ * during start-up is applied once ready). With `workers: N > 1` this process becomes the
+ * cluster primary and N workers serve. Resolves with the exit code.
  */
-export async function serve(file: string): Promise<number> {
-  const loaded = loadOrReport(file);
-  if (!loaded) return 78; // EX_CONFIG
+export async function serve(file: string, signals: ProcessSignals): Promise<number> {
+  let loaded: LoadedConfig;
+  try {
+    loaded = loadConfigFile(file, BUILTIN_PUSHKIN_TYPES);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    return reportConfigError(file, err, process.stderr);
+  }
   const { config, warnings } = loaded;
   const log = createLogger(config.log.level);
   if (cluster.isPrimary) for (const warning of warnings) log.warn({ config: file }, warning);
-  if (cluster.isPrimary && config.workers > 1) return runPrimary(config, log);
+  if (cluster.isPrimary && config.workers > 1) return runPrimary(config, log, signals);
 
+  // Loaded only here: a cluster primary never serves, and need not load the HTTP stack.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- an on-demand load
+  const { Gateway } = require('../app') as typeof import('../app');
   let gateway: Gateway;
   try {
     gateway = await Gateway.create(config, { log: cluster.isWorker ? log.child({ worker: cluster.worker?.id }) : log });
   } catch (err) {
     // What only building the pushkins finds (e.g. HTTPS_PROXY from the environment).
     if (!(err instanceof ConfigError)) throw err;
-    process.stderr.write(`herald: ${file}: ${err.message}\n`);
-    return 78;
+    return reportConfigError(file, err, process.stderr);
   }
   // Signal handlers go in before the listeners open: a supervisor may signal as soon as
   // it sees the process serve, and an unhandled SIGTERM would kill it mid-request.
@@ -49,10 +58,8 @@ export async function serve(file: string): Promise<number> {
         },
       );
     };
-    process.on('SIGTERM', stop);
-    process.on('SIGINT', stop);
+    signals.onStop(stop);
   });
-  process.on('SIGHUP', () => reload(file, gateway, gateway.log));
 
   const addresses = await gateway.listen();
   const listen = addresses.map((a) => `${a.address}:${a.port}`);
@@ -61,6 +68,7 @@ export async function serve(file: string): Promise<number> {
     // prom-client installs a worker's reply handler only when an AggregatorRegistry is built.
     new AggregatorRegistry();
     AggregatorRegistry.setRegistries([gateway.metrics.registry]);
+    signals.onReload(() => reload(file, gateway, gateway.log));
     process.send?.({ type: 'herald-ready', listen } satisfies WorkerReady);
     return stopped;
   }
@@ -74,17 +82,8 @@ export async function serve(file: string): Promise<number> {
     },
     'herald is ready',
   );
+  signals.onReload(() => reload(file, gateway, gateway.log));
   return stopped;
-}
-
-function loadOrReport(file: string): LoadedConfig | undefined {
-  try {
-    return loadConfigFile(file, BUILTIN_PUSHKIN_TYPES);
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    process.stderr.write(`herald: ${file}: ${err.message}\n`);
-    return undefined;
-  }
 }
 
 /** Re-reads the config file; an invalid one is refused and the running config keeps serving. */

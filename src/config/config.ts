@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { UNKNOWN_APP_ID_POLICIES, type UnknownAppIdPolicy } from '../dispatch/router';
+import { parseCidr, type Cidr } from '../guard/callers';
+import type { BucketLimit } from '../guard/token-bucket';
 import { DEFAULT_INFLIGHT_QUEUE_LIMIT, DEFAULT_INFLIGHT_REQUEST_LIMIT } from '../pushkins/limit';
 import type { PushkinType } from '../pushkins/pushkin';
 import type { PushkinTypes } from '../pushkins/registry';
@@ -32,6 +34,18 @@ export interface HeraldConfig {
     readonly notifyDeadlineMs: number;
     /** On SIGTERM/SIGINT, how long in-flight requests may take to finish. */
     readonly shutdownGraceMs: number;
+    /** How long a client may take to send a whole request (headers and body). */
+    readonly requestTimeoutMs: number;
+    /** How long a client may take to send a request's headers. */
+    readonly headersTimeoutMs: number;
+    /** How long an idle keep-alive connection stays open. */
+    readonly keepAliveTimeoutMs: number;
+    /** Connections open at once per listener; more are closed on arrival. */
+    readonly maxConnections: number;
+    /** Networks allowed to call the gateway; undefined: everyone. */
+    readonly allowedCallers?: readonly Cidr[];
+    /** Token-bucket request limits; undefined: none. */
+    readonly rateLimit?: { readonly perCaller: BucketLimit; readonly perPushkey: BucketLimit };
   };
   readonly log: {
     readonly level: LogLevel;
@@ -66,6 +80,16 @@ export interface LoadedConfig {
 export const DEFAULT_MAX_BODY_BYTES = 512 * 1024;
 /** Below Dendrite's 30 s and Synapse's 60 s homeserver timeouts, so Herald answers first. */
 export const DEFAULT_NOTIFY_DEADLINE_MS = 20_000;
+/** A homeserver sends a notification of a few KB at once; a body still arriving after this is stalled. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+export const DEFAULT_HEADERS_TIMEOUT_MS = 10_000;
+/** Above the 60 s idle timeout of common load balancers, so they close first. */
+export const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 65_000;
+export const DEFAULT_MAX_CONNECTIONS = 10_000;
+/** A whole homeserver: generous, for floods from a broken or hostile caller. */
+export const DEFAULT_CALLER_RATE: BucketLimit = { perSecond: 500, burst: 5_000 };
+/** One device: a busy room's bursts pass; a homeserver's retries (1 s apart and more) always do. */
+export const DEFAULT_PUSHKEY_RATE: BucketLimit = { perSecond: 5, burst: 50 };
 
 /**
  * Validates a parsed YAML document into a HeraldConfig. Reads Sygnal's shape
@@ -83,8 +107,17 @@ export function validateConfig(raw: unknown, baseDir: string, pushkinTypes: Push
     maxBodyBytes: httpSection.integer('max_body_bytes', { default: DEFAULT_MAX_BODY_BYTES, min: 1024 }),
     notifyDeadlineMs: httpSection.integer('notify_deadline_ms', { default: DEFAULT_NOTIFY_DEADLINE_MS, min: 100 }),
     shutdownGraceMs: httpSection.integer('shutdown_grace_ms', { default: 10_000, min: 0 }),
+    requestTimeoutMs: httpSection.integer('request_timeout_ms', { default: DEFAULT_REQUEST_TIMEOUT_MS, min: 1_000 }),
+    headersTimeoutMs: httpSection.integer('headers_timeout_ms', { default: DEFAULT_HEADERS_TIMEOUT_MS, min: 1_000 }),
+    keepAliveTimeoutMs: httpSection.integer('keep_alive_timeout_ms', { default: DEFAULT_KEEP_ALIVE_TIMEOUT_MS, min: 1_000 }),
+    maxConnections: httpSection.integer('max_connections', { default: DEFAULT_MAX_CONNECTIONS, min: 1 }),
   };
   if (http.bindAddresses.length === 0) httpSection.error('bind_addresses', 'must list at least one address (e.g. 127.0.0.1)');
+  if (http.headersTimeoutMs > http.requestTimeoutMs) {
+    httpSection.error('headers_timeout_ms', `must not be more than request_timeout_ms (${http.requestTimeoutMs}), which includes the headers`);
+  }
+  const allowedCallers = readAllowedCallers(httpSection);
+  const rateLimit = readRateLimit(httpSection);
   httpSection.finish();
 
   const logSection = root.section('log');
@@ -149,9 +182,51 @@ export function validateConfig(raw: unknown, baseDir: string, pushkinTypes: Push
   const apps = readApps(root.section('apps', { required: true }), pushkinTypes, problems);
   root.finish();
 
-  if (problems.errors.length > 0) throw new ConfigError(problems.errors);
-  const config: HeraldConfig = { http, log, metrics, ...(proxy !== undefined ? { proxy } : {}), unknownAppId, workers, store, apps };
+  if (problems.errors.length > 0) throw new ConfigError(problems.errors, problems.warnings);
+  const config: HeraldConfig = {
+    http: { ...http, ...(allowedCallers !== undefined ? { allowedCallers } : {}), ...(rateLimit !== undefined ? { rateLimit } : {}) },
+    log,
+    metrics,
+    ...(proxy !== undefined ? { proxy } : {}),
+    unknownAppId,
+    workers,
+    store,
+    apps,
+  };
   return { config, warnings: problems.warnings };
+}
+
+/** `http.allowed_callers`: a list of networks (CIDR) or addresses; absent means everyone may call. */
+function readAllowedCallers(httpSection: ConfigSection): Cidr[] | undefined {
+  const entries = httpSection.stringList('allowed_callers');
+  if (entries === undefined) return undefined;
+  if (entries.length === 0) httpSection.error('allowed_callers', 'an empty list would refuse every caller; leave the key out to allow everyone');
+  const networks: Cidr[] = [];
+  entries.forEach((entry, index) => {
+    const parsed = parseCidr(entry);
+    if (typeof parsed === 'string') httpSection.problems.error(`${httpSection.keyPath('allowed_callers')}[${index}]`, parsed);
+    else networks.push(parsed);
+  });
+  return networks;
+}
+
+/** `http.rate_limit`: present (even `{}`) turns both limits on, each with its defaults. */
+function readRateLimit(httpSection: ConfigSection): HeraldConfig['http']['rateLimit'] {
+  if (!httpSection.has('rate_limit')) {
+    httpSection.accept('rate_limit');
+    return undefined;
+  }
+  const section = httpSection.section('rate_limit');
+  const limit = (key: string, defaults: BucketLimit): BucketLimit => {
+    const sub = section.section(key);
+    const perSecond = sub.integer('per_second', { default: defaults.perSecond, min: 1 });
+    const burst = sub.integer('burst', { default: defaults.burst, min: 1 });
+    sub.finish();
+    return { perSecond, burst };
+  };
+  const result = { perCaller: limit('per_caller', DEFAULT_CALLER_RATE), perPushkey: limit('per_pushkey', DEFAULT_PUSHKEY_RATE) };
+  section.finish();
+  return result;
 }
 
 function readApps(appsSection: ConfigSection, pushkinTypes: PushkinTypes, problems: ConfigProblems): AppConfig[] {

@@ -15,10 +15,17 @@ export class ConfigProblems {
   }
 }
 
-/** Thrown when a configuration has errors; `problems` holds one line per problem. */
+/**
+ * Thrown when a configuration has errors; `problems` holds one line per problem, and
+ * `warnings` the file's warnings, which often explain them (`keyid: unknown key` next to
+ * `key_id: required`).
+ */
 export class ConfigError extends Error {
   readonly code = 'HERALD_ERR_CONFIG';
-  constructor(readonly problems: readonly string[]) {
+  constructor(
+    readonly problems: readonly string[],
+    readonly warnings: readonly string[] = [],
+  ) {
     super(`invalid configuration:\n  ${problems.join('\n  ')}`);
     this.name = 'ConfigError';
   }

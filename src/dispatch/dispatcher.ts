@@ -105,6 +105,10 @@ export class Dispatcher {
     const appMetrics = this.metrics.forApp(app);
     appMetrics.routed.inc();
 
+    if (device.unsendable !== undefined) {
+      ctx.log.warn(`rejecting pushkey: ${device.unsendable}`);
+      return this.record(appMetrics, app, device, { kind: 'rejected', reason: device.unsendable });
+    }
     if (await this.store.isRejected(app, device.pushkey)) {
       appMetrics.rejectedFromMemory.inc();
       ctx.log.info('rejecting pushkey found dead by an earlier request');

@@ -1,7 +1,15 @@
 import { error as validatorErrors } from 'express-openapi-validator';
 
 /** Matrix error codes Herald answers with. */
-export type MatrixErrcode = 'M_NOT_JSON' | 'M_BAD_JSON' | 'M_MISSING_PARAM' | 'M_TOO_LARGE' | 'M_UNRECOGNIZED' | 'M_UNKNOWN';
+export type MatrixErrcode =
+  | 'M_NOT_JSON'
+  | 'M_BAD_JSON'
+  | 'M_MISSING_PARAM'
+  | 'M_TOO_LARGE'
+  | 'M_UNRECOGNIZED'
+  | 'M_FORBIDDEN'
+  | 'M_LIMIT_EXCEEDED'
+  | 'M_UNKNOWN';
 
 /** An error that is rendered as `{errcode, error}` with its status. */
 export class MatrixError extends Error {
@@ -17,6 +25,21 @@ export class MatrixError extends Error {
 
   toJSON(): { errcode: MatrixErrcode; error: string } {
     return { errcode: this.errcode, error: this.message };
+  }
+}
+
+/** 429 as Matrix servers answer it: `retry_after_ms` in the body, and Retry-After (seconds). */
+export class RateLimitedError extends MatrixError {
+  constructor(
+    message: string,
+    readonly retryAfterMs: number,
+  ) {
+    super(429, 'M_LIMIT_EXCEEDED', message, { 'retry-after': String(Math.max(1, Math.ceil(retryAfterMs / 1000))) });
+    this.name = 'RateLimitedError';
+  }
+
+  override toJSON(): { errcode: MatrixErrcode; error: string; retry_after_ms: number } {
+    return { ...super.toJSON(), retry_after_ms: this.retryAfterMs };
   }
 }
 

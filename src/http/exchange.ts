@@ -128,6 +128,7 @@ export class Exchanges {
       this.requestLog(res).debug({ status: matrixError.status, error: matrixError.message, path: req.path }, 'request refused');
     }
     for (const [name, value] of Object.entries(matrixError.headers)) res.setHeader(name, value);
-    this.send(res, matrixError.status, matrixError);
+    // The plain body: the response validator (tests) checks the object, not its toJSON().
+    this.send(res, matrixError.status, matrixError.toJSON());
   };
 }

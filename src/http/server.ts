@@ -2,9 +2,14 @@ import express, { type Express, type RequestHandler } from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
 import type { Dispatcher } from '../dispatch/dispatcher';
 import type { Metrics } from '../metrics/metrics';
+import type { Cidr } from '../guard/callers';
+import type { BucketLimit } from '../guard/token-bucket';
+import type { Clock } from '../util/clock';
 import type { Logger } from '../util/log';
 import { resourcePath } from '../util/resources';
 import { VERSION } from '../version';
+import { oversizeBodies } from './body-limit';
+import { callerGuard } from './caller-guard';
 import { MatrixError } from './errors';
 import { Exchanges } from './exchange';
 import { notifyHandler } from './notify';
@@ -25,6 +30,12 @@ export interface HttpOptions {
   dispatcher(): Dispatcher;
   /** Validate our own answers against the OpenAPI document (tests). */
   readonly validateResponses?: boolean;
+  /** http.allowed_callers; undefined: everyone. */
+  readonly allowedCallers?: readonly Cidr[];
+  /** http.rate_limit; undefined: none. */
+  readonly rateLimit?: { readonly perCaller: BucketLimit; readonly perPushkey: BucketLimit };
+  /** Time for the rate limits. */
+  readonly clock: Clock;
 }
 
 /**
@@ -62,6 +73,14 @@ export function createHttpApp(options: HttpOptions): Express {
     fileUploader: false,
   });
 
+  const guard = callerGuard({
+    ...(options.allowedCallers !== undefined ? { allowedCallers: options.allowedCallers } : {}),
+    ...(options.rateLimit !== undefined ? { rateLimit: options.rateLimit } : {}),
+    trustXForwardedFor: options.accessXForwardedFor,
+    metrics: options.metrics,
+    clock: options.clock,
+  });
+
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
@@ -74,9 +93,12 @@ export function createHttpApp(options: HttpOptions): Express {
   app.post(
     NOTIFY_PATH,
     exchanges.beginNotify,
+    ...guard.callers,
     readAsJson,
+    oversizeBodies(options.maxBodyBytes),
     express.json({ type: () => true, limit: options.maxBodyBytes, strict: false }),
     ...validator,
+    ...guard.pushkeys,
     notifyHandler({ metrics: options.metrics, exchanges, dispatcher: options.dispatcher }),
   );
   // Any other request: the validator answers 404, or 405 for a documented path.

@@ -71,6 +71,9 @@ export class Metrics {
   readonly configurationErrors: Counter<'pushkin' | 'reason'>;
   readonly retries: Counter<'pushkin'>;
   readonly deadlineExceeded: Counter<'pushkin'>;
+  readonly protocolErrors: Counter<'code'>;
+  readonly connectionsDropped: Counter;
+  readonly callersRefused: Counter<'reason'>;
 
   // Herald's own, named herald_*: waiting for a slot under inflight_request_limit
   readonly inflightQueuedDevices: Gauge<'pushkin'>;
@@ -266,6 +269,23 @@ export class Metrics {
       help: 'Time devices that found their app at its inflight_request_limit waited for a slot (or their deadline), in seconds',
       labelNames: ['pushkin'],
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20],
+      registers,
+    });
+    this.protocolErrors = new Counter({
+      name: 'herald_http_protocol_errors_total',
+      help: "Requests answered before reaching Herald's handlers: malformed HTTP (400, 431), too slow (408), unknown Expect (417)",
+      labelNames: ['code'],
+      registers,
+    });
+    this.connectionsDropped = new Counter({
+      name: 'herald_http_connections_dropped_total',
+      help: 'Connections closed on arrival because http.max_connections were open',
+      registers,
+    });
+    this.callersRefused = new Counter({
+      name: 'herald_callers_refused_total',
+      help: 'Notify requests refused by caller protection: not_allowed (403), caller_rate or pushkey_rate (429)',
+      labelNames: ['reason'],
       registers,
     });
     this.unroutable.labels('unknown').inc(0);

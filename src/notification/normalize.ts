@@ -1,3 +1,4 @@
+import { deeperThan, entriesWithinDepth, MAX_JSON_DEPTH } from './depth';
 import type { Counts, Device, Notification } from './types';
 
 /**
@@ -43,13 +44,7 @@ function normalizeCounts(counts: NotifyRequestBody['notification']['counts']): C
 
 export function normalizeNotification(body: NotifyRequestBody): Notification {
   const n = body.notification;
-  const devices: Device[] = n.devices.map((d) => ({
-    app_id: d.app_id,
-    pushkey: d.pushkey,
-    ...(typeof d.pushkey_ts === 'number' ? { pushkey_ts: d.pushkey_ts } : {}),
-    data: d.data ?? {},
-    tweaks: d.tweaks ?? {},
-  }));
+  const devices: Device[] = n.devices.map(normalizeDevice);
   const notification: { -readonly [K in keyof Notification]: Notification[K] } = {
     prio: n.prio === 'low' ? 'low' : 'high',
     counts: normalizeCounts(n.counts),
@@ -61,6 +56,25 @@ export function normalizeNotification(body: NotifyRequestBody): Notification {
     if (value !== undefined) notification[key] = value;
   }
   if (typeof n.user_is_target === 'boolean') notification.user_is_target = n.user_is_target;
-  if (n.content) notification.content = n.content;
+  if (n.content) notification.content = entriesWithinDepth(n.content, MAX_JSON_DEPTH).kept;
   return notification;
+}
+
+/**
+ * Pusher data, tweaks and content are bounded here, before anything recursive (deep
+ * copies, serialisation, truncation) touches them: an entry nesting more than
+ * MAX_JSON_DEPTH levels is dropped, except a `default_payload`, which the client meant to
+ * be sent and never can be, so the device is marked unsendable (and rejected).
+ */
+function normalizeDevice(d: NotifyRequestBody['notification']['devices'][number]): Device {
+  const data = d.data ?? {};
+  const defaultPayloadTooDeep = deeperThan(data.default_payload, MAX_JSON_DEPTH);
+  return {
+    app_id: d.app_id,
+    pushkey: d.pushkey,
+    ...(typeof d.pushkey_ts === 'number' ? { pushkey_ts: d.pushkey_ts } : {}),
+    data: entriesWithinDepth(data, MAX_JSON_DEPTH).kept,
+    tweaks: entriesWithinDepth(d.tweaks ?? {}, MAX_JSON_DEPTH).kept,
+    ...(defaultPayloadTooDeep ? { unsendable: `data.default_payload nests more than ${MAX_JSON_DEPTH} levels` } : {}),
+  };
 }

@@ -16,6 +16,11 @@ export interface Device {
   readonly data: Readonly<Record<string, unknown>>;
   /** Push rule tweaks (`sound`, `highlight`, others); `{}` when absent. */
   readonly tweaks: Readonly<Record<string, unknown>>;
+  /**
+   * Why the pusher's data can never be sent (e.g. a default_payload nested too deeply to
+   * handle); the dispatcher then rejects the device without calling its pushkin.
+   */
+  readonly unsendable?: string;
 }
 
 export interface Notification {

@@ -9,7 +9,10 @@ export interface Clock {
 
 export const systemClock: Clock = {
   now: () => Date.now(),
+  // A referenced timer: a retry's backoff is work in progress. Unreferenced, a process
+  // with nothing else to do (`herald send-test` against an unreachable platform) ran
+  // out of work mid-retry and exited 0 without a result. Shutdown aborts `signal`.
   sleep: async (ms, signal) => {
-    await delay(ms, undefined, { signal, ref: false });
+    await delay(ms, undefined, { signal });
   },
 };

@@ -1,9 +1,13 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const ROOT = join(__dirname, '..', '..');
 /** The built CLI, as installed (`npm test` builds first). */
 const HERALD_BIN = join(ROOT, 'dist', 'src', 'main.js');
+
+/** Whether signalHandlersInstalled() can work here (it reads Linux's /proc). */
+export const CAN_SEE_SIGNAL_HANDLERS = existsSync('/proc/self/status');
 
 /** A herald process (the built CLI), with its JSON log lines parsed as they come. */
 export class HeraldProcess {
@@ -31,7 +35,7 @@ export class HeraldProcess {
   }
 
   /** Resolves with the first log line (from `from` on) whose msg matches. */
-  async waitFor(msg: string | RegExp, from = 0, timeoutMs = 15_000): Promise<Record<string, unknown>> {
+  async waitFor(msg: string | RegExp, from = 0, timeoutMs = 60_000): Promise<Record<string, unknown>> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const found = this.lines.slice(from).find((line) => (typeof msg === 'string' ? line.msg === msg : msg.test(String(line.msg))));
@@ -56,6 +60,24 @@ export class HeraldProcess {
 
   signal(signal: NodeJS.Signals): void {
     this.child.kill(signal);
+  }
+
+  /**
+   * Resolves once the process catches SIGHUP (Herald installs its SIGTERM, SIGINT and
+   * SIGHUP handlers together, first thing), read from Linux's /proc/<pid>/status.
+   */
+  async signalHandlersInstalled(): Promise<void> {
+    const status = `/proc/${this.child.pid}/status`;
+    for (;;) {
+      const caught = /^SigCgt:\s*([0-9a-f]+)$/m.exec(readFileSync(status, 'utf8'))?.[1];
+      if (caught !== undefined && (BigInt(`0x${caught}`) & 1n) === 1n) return; // bit 0: SIGHUP
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+  }
+
+  /** The exit code, once the process has exited. */
+  exitCode(): Promise<number | null> {
+    return this.exited;
   }
 
   async stop(): Promise<number | null> {

@@ -93,12 +93,35 @@ apps:
       assert.match(run.stdout, /: OK$/m);
     });
 
-    it('lists every problem and exits non-zero', async () => {
+    it('lists every problem on stderr and exits 78, as serve does', async () => {
       const file = tempConfig('http: {port: -1}\napps: {x: {type: nope}}\n');
       const run = await herald(['check-config', file]);
-      assert.equal(run.code, 1);
-      assert.match(run.stdout, /^error: http\.port: must be at least 0, got -1$/m);
-      assert.match(run.stdout, /^error: apps\.x\.type: unknown pushkin type "nope"/m);
+      assert.equal(run.code, 78);
+      assert.equal(run.stdout, '');
+      assert.match(run.stderr, /^ {2}error: http\.port: must be at least 0, got -1$/m);
+      assert.match(run.stderr, /^ {2}error: apps\.x\.type: unknown pushkin type "nope"/m);
+      const serve = await herald(['--config', file]);
+      assert.equal(serve.code, 78);
+      assert.equal(serve.stderr, run.stderr, 'the same report from both commands');
+    });
+
+    it('shows the warnings that explain an error next to it', async () => {
+      const file = tempConfig('apps:\n  com.example.ios: {type: apns, keyfile: key.p8, keyid: ABC, team_id: T, topic: com.example.ios}\n');
+      for (const args of [['check-config', file], ['--config', file], ['send-test', '--config', file, '--app-id', 'com.example.ios', '--pushkey', 'k']]) {
+        const run = await herald(args);
+        assert.equal(run.code, 78, args.join(' '));
+        assert.match(run.stderr, /^ {2}error: apps\."com\.example\.ios"\.key_id: required/m, args.join(' '));
+        assert.match(run.stderr, /^ {2}warning: apps\."com\.example\.ios"\.keyid: unknown key/m, args.join(' '));
+      }
+    });
+
+    it('exits 78 when an app cannot be built (a setting from the environment)', async () => {
+      const file = tempConfig('apps:\n  com.example.noop: {type: noop}\n');
+      const run = await herald(['check-config', file], { HTTPS_PROXY: 'socks5://proxy.example:1080' });
+      assert.equal(run.code, 78, run.stdout + run.stderr);
+      assert.match(run.stdout, /com\.example\.noop .*\[error\]/);
+      assert.match(run.stderr, /^error: .*HTTPS_PROXY/m);
+      assert.match(run.stderr, /problems found/);
     });
   });
 
@@ -122,7 +145,14 @@ apps:
     it('says when no app serves the app_id', async () => {
       const run = await herald(['send-test', '--config', tempConfig(config), '--app-id', 'com.example.typo', '--pushkey', 'k']);
       assert.equal(run.code, 1);
-      assert.match(run.stdout, /com\.example\.typo matches no configured app/);
+      assert.match(run.stdout, /^result: {2}rejected \(app_id com\.example\.typo matches no configured app\)$/m);
+    });
+
+    it('ends with a result and exit 78 on an invalid configuration', async () => {
+      const run = await herald(['send-test', '--config', tempConfig('apps: {x: {type: nope}}\n'), '--app-id', 'x', '--pushkey', 'k']);
+      assert.equal(run.code, 78);
+      assert.match(run.stdout, /^result: {2}misconfigured/m);
+      assert.match(run.stderr, /unknown pushkin type "nope"/);
     });
   });
 

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { HeraldProcess } from '../helpers/process';
 import { tempDir } from '../helpers/temp';
 
-describe('workers (node:cluster)', () => {
+describe('workers (node:cluster)', function () {
+  this.timeout(120_000);
   it('serves from several workers, aggregates their metrics, reloads each, and stops cleanly', async () => {
     const file = join(tempDir('cluster'), 'herald.yaml');
     writeFileSync(file, "workers: 2\nhttp: {port: 0}\nmetrics: {prometheus: {enabled: true, port: 0}}\napps: {com.example.a: {type: noop}}\n");

@@ -37,7 +37,7 @@ describe('check-config: FCM credentials', function () {
         callback();
       },
     });
-    const code = await checkConfig(file, sink);
+    const code = await checkConfig(file, sink, sink);
     assert.ok(!out.includes('PRIVATE KEY'), 'no key material');
     return { code, out };
   }
@@ -79,10 +79,11 @@ describe('check-config: FCM credentials', function () {
     );
   });
 
-  it('no credentials to be found: an error naming the app, exit 1', async () => {
+  it('no credentials to be found: an error naming the app, exit 78 (a configuration error)', async () => {
     restore = setEnv({ GOOGLE_APPLICATION_CREDENTIALS: undefined, CLOUDSDK_CONFIG: tempDir('gcloud') });
     const { code, out } = await check('adc');
-    assert.equal(code, 1);
-    assert.match(out, /\[error: FCM app com\.example\.android: no service_account_file, and no usable Application Default Credentials/);
+    assert.equal(code, 78);
+    assert.match(out, /\[error\]/);
+    assert.match(out, /^error: FCM app com\.example\.android: no service_account_file, and no usable Application Default Credentials/m);
   });
 });

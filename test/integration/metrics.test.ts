@@ -241,6 +241,16 @@ describe('Prometheus metrics', function () {
     for (const name of names) assert.ok(doc.includes(`\`${name}\``), `${name} is not in docs/metrics.md`);
   });
 
+  it("are what docs/grafana/herald.json charts: every metric its queries name is exported", async () => {
+    const dashboard = JSON.parse(readFileSync(join(__dirname, '..', '..', 'docs', 'grafana', 'herald.json'), 'utf8')) as {
+      panels: Array<{ targets?: Array<{ expr: string }> }>;
+    };
+    const exported = new Set((await gw.metrics.registry.getMetricsAsJSON()).map((m) => m.name));
+    const queried = dashboard.panels.flatMap((panel) => panel.targets ?? []).flatMap((target) => target.expr.match(/\b(?:herald|sygnal)_[a-z_]+/g) ?? []);
+    assert.ok(queried.length > 5);
+    for (const name of queried) assert.ok(exported.has(name.replace(/_(bucket|sum|count)$/, '')), `${name} is queried but not exported`);
+  });
+
   it('name only Sygnal\'s own metrics sygnal_*', async () => {
     const names = (await gw.metrics.registry.getMetricsAsJSON()).map((m) => m.name);
     const foreign = names.filter((name) => name.startsWith('sygnal_') && !SYGNAL_METRICS.has(name) && !name.startsWith('sygnal_webpush_'));

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { ApnsHarness, device } from '../helpers/apns-harness';
 import type { ApnsMock } from '../helpers/apns-mock';
@@ -19,6 +20,15 @@ function run(args: string[]): Promise<{ code: number | null; stdout: string; std
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
+}
+
+/** A port on 127.0.0.1 where nothing listens: connections are refused. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
 }
 
 /** `herald send-test` against the APNs and FCM mocks: what the platform said, and what it means. */
@@ -56,6 +66,23 @@ describe('herald send-test against the platforms', function () {
     assert.equal(result.code, 1);
     assert.match(result.stdout, /^result: {2}rejected \(.*BadDeviceToken.*\)$/m);
     assert.match(result.stdout, /^meaning: .*sandbox.*platform/m);
+  });
+
+  // Every attempt is refused and retried with backoff: the process must wait for the
+  // retries (it once ran out of work mid-backoff and exited 0 with no result).
+  it('ends with a result line and exit 1 when APNs or FCM is unreachable', async () => {
+    const closed = `https://127.0.0.1:${await closedPort()}`;
+    const unreachable = join(tempDir('send-test-closed'), 'herald.yaml');
+    writeFileSync(
+      unreachable,
+      `apps:\n  com.example.ios: ${JSON.stringify(harness.tokenApp(apns, { endpoint: closed }))}\n${fcm.appYaml('com.example.android').replace(fcm.url, closed)}\n`,
+    );
+    for (const [appId, pushkey] of [['com.example.ios', device('send-test-closed').pushkey], ['com.example.android', 'fcm-closed']] as const) {
+      const result = await run(['send-test', '--config', unreachable, '--app-id', appId, '--pushkey', pushkey]);
+      assert.equal(result.code, 1, `${appId}: ${result.stdout}${result.stderr}`);
+      assert.match(result.stdout, /^result: {2}retry \(.+\)$/m, result.stdout);
+      assert.match(result.stdout, /^meaning: No answer from the platform/m, result.stdout);
+    }
   });
 
   it("explains FCM's SENDER_ID_MISMATCH, and sends event_id_only when asked", async () => {

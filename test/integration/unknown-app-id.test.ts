@@ -89,14 +89,15 @@ describe('unknown_app_id in herald send-test', function () {
 
   it('is what send-test says the gateway would do', () => {
     const file = join(tempDir('unknown-app-id'), 'herald.yaml');
-    for (const [policy, expected] of [
-      ['reject', 'the gateway would reject this pushkey.'],
-      ['retry', 'the gateway would answer 502 and keep this pushkey (unknown_app_id: retry).'],
+    for (const [policy, result, meaning] of [
+      ['reject', 'rejected (app_id com.unknown.app matches no configured app)', 'the gateway would reject this pushkey'],
+      ['retry', 'misconfigured (app_id com.unknown.app matches no configured app; unknown_app_id: retry)', 'the gateway would answer 502 and keep this pushkey'],
     ] as const) {
       writeFileSync(file, `unknown_app_id: ${policy}\n${APPS}`);
       const run = spawnSync(process.execPath, [HERALD_BIN, 'send-test', '--config', file, '--app-id', 'com.unknown.app', '--pushkey', 'k'], { encoding: 'utf8' });
-      assert.notEqual(run.status, 0);
-      assert.ok(run.stdout.includes(`app_id com.unknown.app matches no configured app: ${expected}`), run.stdout + run.stderr);
+      assert.equal(run.status, 1);
+      assert.ok(run.stdout.includes(`result:  ${result}\n`), run.stdout + run.stderr);
+      assert.ok(run.stdout.includes(`meaning: ${meaning}`), run.stdout + run.stderr);
     }
   });
 });

@@ -8,7 +8,8 @@ import { DEFAULT_RETRY_POLICY, withRetries, type RetryPolicy } from '../retry';
 import type { ApnsConfig } from './config';
 import { verdictOf } from './outcome';
 import { buildPayload } from './payload';
-import { ApnsTransport, providerOptions, type ApnsAnswer, type ApnsRequest } from './provider';
+// provider.ts (node-apn) is loaded when an APNs app is built: a cluster primary never pays for it.
+import type { ApnsAnswer, ApnsRequest, ApnsTransport } from './provider';
 import { RejectionGuard, SUSPECT_LIMIT } from './rejection-guard';
 import { deviceToken } from './token';
 import { apnsSummary } from './type';
@@ -45,6 +46,8 @@ export class ApnsPushkin implements Pushkin {
   }
 
   static async create(config: ApnsConfig, env: PushkinEnv): Promise<ApnsPushkin> {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- on-demand load, see the imports above
+    const { ApnsTransport, providerOptions } = require('./provider') as typeof import('./provider');
     const relay = await proxyRelay(config, env);
     let transport: ApnsTransport;
     try {
