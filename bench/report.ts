@@ -1,3 +1,4 @@
+import type { StoreMemoryResult } from './store-memory';
 import type { LoadResult } from './loader';
 import type { ScenarioName } from './scenarios';
 
@@ -74,6 +75,7 @@ export interface BenchReport {
   readonly scenarios: readonly ScenarioResult[];
   readonly startup?: { readonly samplesMs: readonly number[]; readonly medianMs: number; readonly maxMs: number };
   readonly soak?: SoakResult;
+  readonly storeMemory?: StoreMemoryResult;
   readonly targets: readonly TargetResult[];
 }
 
@@ -142,7 +144,12 @@ export function formatCpuTable(results: readonly ScenarioResult[]): string {
 }
 
 /** The issue's targets against this run's numbers. */
-export function evaluateTargets(results: readonly ScenarioResult[], startup: BenchReport['startup'], soak: SoakResult | undefined): TargetResult[] {
+export function evaluateTargets(
+  results: readonly ScenarioResult[],
+  startup: BenchReport['startup'],
+  soak: SoakResult | undefined,
+  storeMemory: StoreMemoryResult | undefined,
+): TargetResult[] {
   const get = (name: ScenarioName) => results.find((r) => r.name === name && !r.error && r.load);
   const targets: TargetResult[] = [];
   const ceiling = get('ceiling');
@@ -185,8 +192,22 @@ export function evaluateTargets(results: readonly ScenarioResult[], startup: Ben
   pctTarget('fcm', 'FCM 1 device', 10);
   latencyTarget('fcm', 'FCM 1 device');
 
-  const mixed = get('mixed20');
   const apns = get('apns');
+  const apns20 = get('apns20');
+  if (apns20?.devicesPerS !== undefined && apns?.rps) {
+    const ratio = apns20.devicesPerS / apns.rps;
+    const errors = (apns20.load?.non2xx ?? 0) + (apns20.load?.errors ?? 0);
+    targets.push({
+      name: 'APNs fan-out: 20-device devices/s vs 1-device req/s',
+      target: '≥ 4×, 0 non-2xx',
+      measured: `${ratio.toFixed(1)}× (${fmt(apns20.devicesPerS)} devices/s vs ${fmt(apns.rps)} req/s), ${apns20.load?.non2xx ?? 0} non-2xx`,
+      pass: ratio >= 4 && errors === 0,
+    });
+  } else {
+    targets.push({ name: 'APNs fan-out: 20-device devices/s vs 1-device req/s', target: '≥ 4×, 0 non-2xx', measured: 'not measured (needs apns20 and apns)' });
+  }
+
+  const mixed = get('mixed20');
   const fcm = get('fcm');
   if (mixed?.devicesPerS !== undefined && apns?.rps && fcm?.rps) {
     // The 20 devices are half APNs, half FCM: compare with 1-device requests in the same mix
@@ -231,6 +252,17 @@ export function evaluateTargets(results: readonly ScenarioResult[], startup: Ben
     });
   } else {
     targets.push({ name: 'no leak', target: 'RSS after 60 s within 10 % of after warm-up', measured: 'not measured (--soak 0)' });
+  }
+
+  if (storeMemory) {
+    targets.push({
+      name: 'memory store: bytes per entry',
+      target: `≤ 150 at ${storeMemory.entries} entries`,
+      measured: `${storeMemory.bytesPerEntry.toFixed(1)} (V8 heap ${storeMemory.heapBytesPerEntry.toFixed(1)}, the rest typed arrays)`,
+      pass: storeMemory.bytesPerEntry <= 150,
+    });
+  } else {
+    targets.push({ name: 'memory store: bytes per entry', target: '≤ 150 at 100000 entries', measured: 'not measured' });
   }
 
   if (startup) {

@@ -26,6 +26,7 @@ import {
 import { startRedisServer } from './redis';
 import { evaluateTargets, formatCpuTable, formatTable, formatTargets, MB, median, type BenchReport, type ScenarioResult, type SoakResult } from './report';
 import { APP_APNS, APP_FCM, APP_NOOP, bodyParts, NOTIFY_PATH, scenario, type Scenario } from './scenarios';
+import { measureStoreMemory, type StoreMemoryResult } from './store-memory';
 import { runWrk, wrkPath } from './wrk';
 
 /**
@@ -499,8 +500,16 @@ async function main(): Promise<number> {
     }
   }
 
+  log('memory store: filling 100000 rejections and 100000 deliveries');
+  let storeMemory: StoreMemoryResult | undefined;
+  try {
+    storeMemory = measureStoreMemory();
+  } catch (err) {
+    log((err as Error).message);
+  }
+
   const startup = ctx.startups.length > 0 ? { samplesMs: ctx.startups.map((ms) => Math.round(ms)), medianMs: median(ctx.startups), maxMs: Math.max(...ctx.startups) } : undefined;
-  const targets = evaluateTargets(results, startup, soak);
+  const targets = evaluateTargets(results, startup, soak, storeMemory);
   const report: BenchReport = {
     meta: {
       ...meta,
@@ -512,6 +521,7 @@ async function main(): Promise<number> {
     scenarios: results,
     ...(startup ? { startup } : {}),
     ...(soak ? { soak } : {}),
+    ...(storeMemory ? { storeMemory } : {}),
     targets,
   };
 
@@ -532,6 +542,11 @@ async function main(): Promise<number> {
   if (soak) {
     console.log(
       `leak check (${soak.scenario}, ${soak.soakS} s at ${soak.load.rps.toFixed(0)} req/s, ${soak.load.non2xx} non-2xx): RSS ${(soak.rssAfterWarmupBytes / MB).toFixed(1)} MB after warm-up → ${(soak.rssAfterSoakBytes / MB).toFixed(1)} MB (${soak.growthPct >= 0 ? '+' : ''}${soak.growthPct.toFixed(1)} %); every 10 s: ${soak.trajectory.map((p) => (p.rssBytes / MB).toFixed(0)).join(' ')} MB`,
+    );
+  }
+  if (storeMemory) {
+    console.log(
+      `memory store at ${storeMemory.entries} rejections + ${storeMemory.entries} deliveries: ${storeMemory.bytesPerEntry.toFixed(1)} bytes per entry (V8 heap ${storeMemory.heapBytesPerEntry.toFixed(1)})`,
     );
   }
   if (ctx.workersNote) console.log(ctx.workersNote);

@@ -14,7 +14,7 @@ export const APP_NOOP = 'bench.noop';
 export const APP_APNS = 'bench.apns';
 export const APP_FCM = 'bench.fcm';
 
-export type ScenarioName = 'ceiling' | 'noop' | 'apns' | 'fcm' | 'mixed20' | 'event_id_only' | 'noop_info';
+export type ScenarioName = 'ceiling' | 'noop' | 'apns' | 'fcm' | 'apns20' | 'mixed20' | 'event_id_only' | 'noop_info';
 
 export interface Scenario {
   readonly name: ScenarioName;
@@ -86,6 +86,7 @@ export const SCENARIOS: readonly Scenario[] = [
   { name: 'noop', description: 'Herald, noop pushkin, 1 device (the gateway\'s own overhead)', target: 'herald', devices: 1, body: fullBody([noopDevice()]) },
   { name: 'apns', description: 'Herald, APNs (HTTP/2 TLS mock, token auth), 1 device', target: 'herald', devices: 1, body: fullBody([apnsDevice(0)]) },
   { name: 'fcm', description: 'Herald, FCM v1 (mock + OAuth; --fcm-tls: over TLS and HTTP/2), 1 device', target: 'herald', devices: 1, body: fullBody([fcmDevice(0)]) },
+  { name: 'apns20', description: 'Herald, APNs, 20 devices per notification (fan-out against one upstream)', target: 'herald', devices: 20, body: fullBody(Array.from({ length: 20 }, (_, i) => apnsDevice(i))) },
   { name: 'mixed20', description: 'Herald, 20 devices: 10 APNs + 10 FCM', target: 'herald', devices: 20, body: fullBody(mixed(20)) },
   {
     name: 'event_id_only',

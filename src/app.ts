@@ -4,6 +4,7 @@ import type { Express } from 'express';
 import type { AppConfig, HeraldConfig } from './config/config';
 import { Dispatcher } from './dispatch/dispatcher';
 import { AppRouter } from './dispatch/router';
+import { ConnectionDrain } from './http/drain';
 import { guardServer, serverOptions } from './http/protocol';
 import { createHttpApp } from './http/server';
 import { Metrics } from './metrics/metrics';
@@ -44,7 +45,10 @@ export class Gateway {
   readonly app: Express;
   readonly log: Logger;
   readonly metrics: Metrics;
+  /** Other listeners (metrics): closed the plain way. */
   private readonly servers: Server[] = [];
+  /** The notify listeners, drained without resets at shutdown. */
+  private readonly drains: ConnectionDrain[] = [];
   private current: Generation;
 
   private constructor(
@@ -96,7 +100,8 @@ export class Gateway {
     for (const host of this.config.http.bindAddresses) {
       const server = createServer(serverOptions(this.config.http), this.app);
       guardServer(server, this.config.http, this.log, this.metrics);
-      addresses.push(await this.bind(server, this.config.http.port, host));
+      this.drains.push(new ConnectionDrain(server));
+      addresses.push(await listenOn(server, this.config.http.port, host));
     }
     return addresses;
   }
@@ -115,8 +120,9 @@ export class Gateway {
   }
 
   /**
-   * Stops accepting connections, lets requests in flight finish for up to `graceMs`,
-   * then closes what is left, the pushkins and the store.
+   * Stops accepting connections, lets requests in flight finish for up to `graceMs`
+   * (answers from now on say `Connection: close`; see ConnectionDrain), then closes what
+   * is left, the pushkins and the store.
    */
   async close(graceMs: number = this.config.http.shutdownGraceMs): Promise<void> {
     // Requests still waiting on a platform near the end of the grace period are answered
@@ -125,8 +131,12 @@ export class Gateway {
       () => this.current.dispatcher.answerAllNow('Herald is shutting down'),
       Math.max(0, graceMs - SHUTDOWN_ANSWER_MARGIN_MS),
     );
-    await Promise.all(this.servers.map((server) => closeServer(server, graceMs)));
+    await Promise.all([
+      ...this.drains.map((drain) => drain.drain(graceMs)),
+      ...this.servers.map((server) => closeServer(server, graceMs)),
+    ]);
     clearTimeout(answerEarly);
+    this.drains.length = 0;
     this.servers.length = 0;
     await closePushkins(this.current.pushkins, this.log);
     await this.store.close();
@@ -182,7 +192,7 @@ async function buildGeneration(config: HeraldConfig, store: PushStore, clock: Cl
     for (const app of config.apps) {
       metrics.forApp(app.name);
       const pushkin = await app.pushkinType.create(app.settings, pushkinEnv(app, { log, metrics, clock, proxy }));
-      pushkins.push(new InflightLimitedPushkin(pushkin, app.inflightRequestLimit, metrics));
+      pushkins.push(new InflightLimitedPushkin(pushkin, app.inflightRequestLimit, app.inflightQueueLimit, metrics));
     }
   } catch (err) {
     await closePushkins(pushkins, log);

@@ -4,7 +4,7 @@ import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { UNKNOWN_APP_ID_POLICIES, type UnknownAppIdPolicy } from '../dispatch/router';
 import { parseCidr, type Cidr } from '../guard/callers';
 import type { BucketLimit } from '../guard/token-bucket';
-import { DEFAULT_INFLIGHT_REQUEST_LIMIT } from '../pushkins/limit';
+import { DEFAULT_INFLIGHT_QUEUE_LIMIT, DEFAULT_INFLIGHT_REQUEST_LIMIT } from '../pushkins/limit';
 import type { PushkinType } from '../pushkins/pushkin';
 import type { PushkinTypes } from '../pushkins/registry';
 import { LOG_LEVELS, type LogLevel } from '../util/log';
@@ -20,6 +20,8 @@ export interface AppConfig {
   /** The platform's own validated settings (shape defined by the pushkin type). */
   readonly settings: unknown;
   readonly inflightRequestLimit: number;
+  /** Devices that may wait for a slot once `inflightRequestLimit` are in flight; 0 turns them away at once. */
+  readonly inflightQueueLimit: number;
 }
 
 export interface HeraldConfig {
@@ -305,10 +307,11 @@ function readApps(appsSection: ConfigSection, pushkinTypes: PushkinTypes, proble
       continue;
     }
     const inflightRequestLimit = section.integer('inflight_request_limit', { default: DEFAULT_INFLIGHT_REQUEST_LIMIT, min: 1 });
+    const inflightQueueLimit = section.integer('inflight_queue_limit', { default: DEFAULT_INFLIGHT_QUEUE_LIMIT, min: 0 });
     const settings = pushkinType.readConfig(section);
     section.finish();
     // The canonical name (`gcm` for its alias `fcm`), so metrics and check-config agree with the pushkin.
-    apps.push({ name, type: pushkinType.type, pushkinType, settings, inflightRequestLimit });
+    apps.push({ name, type: pushkinType.type, pushkinType, settings, inflightRequestLimit, inflightQueueLimit });
   }
   return apps;
 }

@@ -76,6 +76,10 @@ export class Metrics {
   readonly callersRefused: Counter<'reason'>;
   readonly storeErrors: Counter<'operation'>;
 
+  // Herald's own, named herald_*: waiting for a slot under inflight_request_limit
+  readonly inflightQueuedDevices: Gauge<'pushkin'>;
+  readonly inflightQueueTime: Histogram<'pushkin'>;
+
   constructor(options: { registry?: Registry; defaultMetrics?: boolean } = {}) {
     this.registry = options.registry ?? new Registry();
     const registers = [this.registry];
@@ -252,6 +256,20 @@ export class Metrics {
       name: 'herald_upstream_deadline_exceeded_total',
       help: 'Devices given up on because the per-request deadline passed',
       labelNames: ['pushkin'],
+      registers,
+    });
+
+    this.inflightQueuedDevices = new Gauge({
+      name: 'herald_inflight_queued_devices',
+      help: 'Devices waiting for a free slot under their app\'s inflight_request_limit',
+      labelNames: ['pushkin'],
+      registers,
+    });
+    this.inflightQueueTime = new Histogram({
+      name: 'herald_inflight_queue_time_seconds',
+      help: 'Time devices that found their app at its inflight_request_limit waited for a slot (or their deadline), in seconds',
+      labelNames: ['pushkin'],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20],
       registers,
     });
     this.protocolErrors = new Counter({

@@ -1,11 +1,13 @@
-import { apnsPushkinType } from './apns/pushkin';
-import { fcmPushkinType } from './fcm/pushkin';
+import { apnsPushkinType } from './apns/type';
+import { fcmPushkinType } from './fcm/type';
 import { noopPushkinType } from './noop/pushkin';
 import type { PushkinType } from './pushkin';
-import { webPushPushkinType } from './webpush/pushkin';
+import { webPushPushkinType } from './webpush/type';
 
 /**
  * Config `type` → platform. Sygnal's names are kept (`gcm` for FCM); `fcm` is an alias.
+ * Each type reads its configuration without loading its client libraries: `create`
+ * loads them, only for a configuration that uses them (they weigh megabytes each).
  * The config type of each platform is its own, so the map holds them as unknown.
  */
 export type PushkinTypes = ReadonlyMap<string, PushkinType<unknown>>;

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { MockAnswer } from '../helpers/apns-mock';
-import { APP, ApnsHarness, device, fastClock, metric, notify } from '../helpers/apns-harness';
+import { APP, ApnsHarness, device, fastClock, metric, notify, type Reply } from '../helpers/apns-harness';
 
 describe('APNs pushkin: errors, retries and connections (against a mock APNs)', function () {
   this.timeout(30_000);
@@ -197,9 +198,34 @@ describe('APNs pushkin: errors, retries and connections (against a mock APNs)', 
       assert.equal(mock.requestsFor(after.hex)[0]?.session, 2);
     });
 
-    it('fails fast past inflight_request_limit, so one slow app cannot pile up requests', async () => {
+    it('past inflight_request_limit, queues devices until a slot frees, first come first served', async () => {
       const mock = await h.mock();
       const gw = await h.gateway(h.tokenApp(mock, { inflight_request_limit: 1 }));
+      const slow = device('slow');
+      const queued = [device('queued-1'), device('queued-2')];
+      let release = (): void => {};
+      mock.script(slow.hex, { status: 200, until: new Promise<void>((resolve) => (release = resolve)) });
+
+      const slowReply = notify(gw, {}, { pushkey: slow.pushkey });
+      await mock.waitForRequests(slow.hex, 1);
+      const queuedReplies: Array<Promise<Reply>> = [];
+      for (const [i, waiting] of queued.entries()) {
+        queuedReplies.push(notify(gw, {}, { pushkey: waiting.pushkey }));
+        while ((await metric(gw, 'herald_inflight_queued_devices', { pushkin: APP })) < i + 1) await delay(5);
+      }
+      assert.equal(queued.flatMap((waiting) => mock.requestsFor(waiting.hex)).length, 0, 'nothing sent past the limit');
+
+      release();
+      for (const reply of [slowReply, ...queuedReplies]) assert.equal((await reply).status, 200);
+      const order = mock.requests.map((request) => request.token);
+      assert.deepEqual(order.slice(-3), [slow.hex, ...queued.map((waiting) => waiting.hex)]);
+      assert.equal(await metric(gw, 'sygnal_inflight_request_limit_drop_total', { pushkin: APP }), 0);
+      assert.equal(await metric(gw, 'herald_inflight_queued_devices', { pushkin: APP }), 0);
+    });
+
+    it('answers 502 at once when inflight_queue_limit devices are already waiting', async () => {
+      const mock = await h.mock();
+      const gw = await h.gateway(h.tokenApp(mock, { inflight_request_limit: 1, inflight_queue_limit: 0 }));
       const slow = device('slow');
       const other = device('turned-away');
       let release = (): void => {};
@@ -216,6 +242,54 @@ describe('APNs pushkin: errors, retries and connections (against a mock APNs)', 
 
       release();
       assert.equal((await slowReply).status, 200);
+    });
+
+    it('answers 502 for a device still waiting for a slot at the deadline', async () => {
+      const mock = await h.mock();
+      const gw = await h.gateway(h.tokenApp(mock, { inflight_request_limit: 1 }), { http: { notify_deadline_ms: 500 } });
+      const slow = device('slow');
+      const late = device('late');
+      let release = (): void => {};
+      mock.script(slow.hex, { status: 200, until: new Promise<void>((resolve) => (release = resolve)) });
+
+      const slowReply = notify(gw, {}, { pushkey: slow.pushkey });
+      await mock.waitForRequests(slow.hex, 1);
+      const lateReply = await notify(gw, {}, { pushkey: late.pushkey });
+      assert.equal(lateReply.status, 502);
+      assert.equal(lateReply.body.devices?.[0]?.outcome, 'retry');
+      assert.equal(await metric(gw, 'sygnal_inflight_request_limit_drop_total', { pushkin: APP }), 1);
+      assert.equal(await metric(gw, 'herald_inflight_queued_devices', { pushkin: APP }), 0);
+      assert.equal(mock.requestsFor(late.hex).length, 0, 'never sent: it gave up its place');
+
+      release();
+      assert.equal((await slowReply).status, 502, 'the slow device itself outlived the deadline');
+      const after = device('after');
+      assert.equal((await notify(gw, {}, { pushkey: after.pushkey })).status, 200, 'the slot is free again');
+    });
+
+    it('delivers a notification with more devices than the limit', async () => {
+      const mock = await h.mock();
+      const gw = await h.gateway(h.tokenApp(mock, { inflight_request_limit: 3 }));
+      const devices = Array.from({ length: 20 }, (_, i) => ({ app_id: APP, pushkey: device(`many-${i}`).pushkey }));
+      const reply = await notify(gw, { devices });
+      assert.equal(reply.status, 200, JSON.stringify(reply.body));
+      assert.equal(mock.requests.length, 20);
+      assert.equal(await metric(gw, 'sygnal_inflight_request_limit_drop_total', { pushkin: APP }), 0);
+    });
+
+    it('delivers a badge-only push to 600 devices with the default limit', async () => {
+      const mock = await h.mock();
+      const gw = await h.gateway(h.tokenApp(mock));
+      const devices = Array.from({ length: 600 }, (_, i) => ({ app_id: APP, pushkey: device(`badge-${i}`).pushkey }));
+      const body = { notification: { id: '', type: null, sender: '', counts: { unread: 3 }, devices } };
+      const response = await fetch(`${gw.url}/_matrix/push/v1/notify`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      assert.equal(response.status, 200, await response.text());
+      assert.equal(mock.requests.length, 600);
+      assert.equal(await metric(gw, 'sygnal_inflight_request_limit_drop_total', { pushkin: APP }), 0);
     });
 
     it('spreads requests over max_connections sessions', async () => {

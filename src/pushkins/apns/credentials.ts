@@ -1,5 +1,5 @@
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
-import forge from 'node-forge';
+import type forge from 'node-forge';
 import { extensionOids } from './der';
 
 /**
@@ -58,6 +58,9 @@ export function loadPemCertificate(text: string, passphrase: string | undefined)
 
 /** A .p12/.pfx export from Keychain Access. */
 export function loadPkcs12Certificate(data: Buffer, passphrase: string | undefined): Loaded<LoadedCertificate> {
+  // Loaded only for a .p12 file: node-forge costs megabytes that PEM and token auth never need.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- a synchronous, on-demand load
+  const forge = require('node-forge') as typeof import('node-forge');
   let p12: forge.pkcs12.Pkcs12Pfx;
   try {
     p12 = forge.pkcs12.pkcs12FromAsn1(forge.asn1.fromDer(data.toString('binary')), false, passphrase ?? '');

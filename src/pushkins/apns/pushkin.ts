@@ -1,53 +1,27 @@
-import type { ConfigSection } from '../../config/section';
 import type { Metrics } from '../../metrics/metrics';
 import type { Device, Notification } from '../../notification/types';
 import type { Clock } from '../../util/clock';
 import type { Logger } from '../../util/log';
 import { startTunnelRelay, type TunnelRelay } from '../../util/proxy';
-import type { DispatchContext, DispatchOutcome, Pushkin, PushkinEnv, PushkinType } from '../pushkin';
+import type { DispatchContext, DispatchOutcome, Pushkin, PushkinEnv } from '../pushkin';
 import { DEFAULT_RETRY_POLICY, withRetries, type RetryPolicy } from '../retry';
-import { readApnsConfig, type ApnsConfig } from './config';
+import type { ApnsConfig } from './config';
 import { verdictOf } from './outcome';
 import { buildPayload } from './payload';
 // provider.ts (node-apn) is loaded when an APNs app is built: a cluster primary never pays for it.
 import type { ApnsAnswer, ApnsRequest, ApnsTransport } from './provider';
 import { RejectionGuard, SUSPECT_LIMIT } from './rejection-guard';
 import { deviceToken } from './token';
+import { apnsSummary } from './type';
 import { MAX_PAYLOAD_BYTES, MAX_VOIP_PAYLOAD_BYTES, truncatePayload } from './truncate';
 
 /**
- * `type: apns`. One device: pushkey → token (token.ts) → payload (payload.ts,
+ * One APNs app. One device: pushkey → token (token.ts) → payload (payload.ts,
  * truncate.ts) → send (provider.ts), retried within the request's deadline → the
  * answer's outcome (outcome.ts, reasons.ts). This file only wires them together and
  * does the logging and metrics.
  */
-export const apnsPushkinType: PushkinType<ApnsConfig> = {
-  type: 'apns',
-
-  readConfig(section: ConfigSection): ApnsConfig {
-    return readApnsConfig(section);
-  },
-
-  async create(config: ApnsConfig, env: PushkinEnv): Promise<Pushkin> {
-    return ApnsPushkin.create(config, env);
-  },
-
-  summary(config: ApnsConfig): Record<string, string> {
-    const auth = config.auth;
-    const summary: Record<string, string> = { platform: config.platform };
-    if (auth?.kind === 'token') summary.auth = `token (key_id ${auth.keyId}, team_id ${auth.teamId})`;
-    if (auth?.kind === 'certificate') {
-      summary.auth = `certificate ${auth.file}`;
-      summary.certificate_expires = new Date(auth.notAfter).toISOString();
-    }
-    if (config.topic !== undefined) summary.topic = config.topic;
-    if (config.pushType !== undefined) summary.push_type = config.pushType;
-    if (config.endpoint !== undefined) summary.endpoint = config.endpoint.url;
-    return summary;
-  },
-};
-
-class ApnsPushkin implements Pushkin {
+export class ApnsPushkin implements Pushkin {
   readonly type = 'apns';
   private readonly metrics: Metrics;
   private readonly clock: Clock;
@@ -84,7 +58,7 @@ class ApnsPushkin implements Pushkin {
       throw new Error(`apps.${JSON.stringify(env.name)}: cannot set up APNs: ${(err as Error).message}`, { cause: err });
     }
     if (config.auth?.kind === 'certificate') env.metrics.clientCertExpiry.labels(env.name).set(Math.floor(config.auth.notAfter / 1000));
-    env.log.info(apnsPushkinType.summary(config), 'APNs pushkin ready');
+    env.log.info(apnsSummary(config), 'APNs pushkin ready');
     return new ApnsPushkin(env.name, config, transport, env, relay);
   }
 

@@ -1,11 +1,10 @@
-import type { ConfigSection } from '../../config/section';
 import type { Device, Notification } from '../../notification/types';
-import type { DispatchContext, DispatchOutcome, Pushkin, PushkinEnv, PushkinType } from '../pushkin';
+import type { DispatchContext, DispatchOutcome, Pushkin, PushkinEnv } from '../pushkin';
 import { DEFAULT_RETRY_POLICY, withRetries, type RetryPolicy } from '../retry';
 // Types only: google-auth-library takes a good half second to load, so it is loaded when an FCM app is built.
 import type { AccessTokenSource, SignIn } from './auth';
 import { errorText, Upstream } from './client';
-import { readFcmConfig, type FcmConfig } from './config';
+import type { FcmConfig } from './config';
 import type { GoogleTransport } from './google-transport';
 import { buildMessage, type FcmMessage } from './payload';
 import { classifyFcmError, parseFcmError, parseRetryAfter, TokenError } from './reasons';
@@ -203,24 +202,3 @@ export class FcmPushkin implements Pushkin {
     await Promise.all([this.fcm.close(), this.transport.close()]);
   }
 }
-
-export const fcmPushkinType: PushkinType<FcmConfig> = {
-  type: 'gcm',
-  readConfig: (section: ConfigSection) => readFcmConfig(section),
-  create: (config, env) => FcmPushkin.create(config, env),
-  summary: (config) => ({
-    api_version: 'v1',
-    project_id: config.projectId,
-    ...(config.credentials.kind === 'service_account_file'
-      ? {
-          credentials: `service account file ${config.credentials.file}`,
-          account: config.credentials.account.clientEmail,
-          token_uri: config.credentials.account.tokenUri,
-        }
-      : { credentials: 'Application Default Credentials', account: '(found when the pushkin starts)' }),
-    endpoint: config.endpoint,
-    max_connections: String(config.maxConnections),
-    send_badge_counts: String(config.sendBadgeCounts),
-    fcm_options: Object.keys(config.fcmOptions).join(', ') || '(none)',
-  }),
-};

@@ -1,12 +1,11 @@
 import { generateRequestDetails } from 'web-push';
-import type { ConfigSection } from '../../config/section';
 import type { Device, Notification } from '../../notification/types';
 import { errorText } from '../fcm/client';
 import { parseRetryAfter } from '../fcm/reasons';
-import type { DispatchContext, DispatchOutcome, Pushkin, PushkinEnv, PushkinType } from '../pushkin';
+import type { DispatchContext, DispatchOutcome, Pushkin, PushkinEnv } from '../pushkin';
 import { DEFAULT_RETRY_POLICY, withRetries, type RetryPolicy } from '../retry';
 import { PushServiceClient, type PushServiceResponse } from './client';
-import { readWebPushConfig, type WebPushConfig } from './config';
+import type { WebPushConfig } from './config';
 import { checkEndpoint, EndpointRefusedError, type EndpointPolicy, type EndpointRefusal } from './endpoint';
 import { buildWebPush, type WebPushMessage } from './payload';
 import { verdictOf } from './reasons';
@@ -170,17 +169,3 @@ export class WebPushPushkin implements Pushkin {
     return this.client.close();
   }
 }
-
-export const webPushPushkinType: PushkinType<WebPushConfig> = {
-  type: 'webpush',
-  readConfig: (section: ConfigSection) => readWebPushConfig(section),
-  create: async (config, env) => new WebPushPushkin(config, env),
-  summary: (config) => ({
-    vapid_public_key: config.vapid.publicKey,
-    vapid_contact: config.subject,
-    allowed_endpoints: config.allowedEndpoints?.join(',') ?? '(any)',
-    ttl: String(config.ttl),
-    max_connections: String(config.maxConnections),
-    ...(config.allowPrivateEndpoints ? { allow_private_endpoints: 'true' } : {}),
-  }),
-};

@@ -1,5 +1,4 @@
 import { createPrivateKey, type KeyObject } from 'node:crypto';
-import { generateVAPIDKeys, getVapidHeaders } from 'web-push';
 import type { Clock } from '../../util/clock';
 
 /** A VAPID key pair in the form web-push and browsers use: base64url, no padding. */
@@ -45,9 +44,18 @@ function derKey(base64: string): KeyObject {
   }
 }
 
+/**
+ * The web-push library, loaded on first use: reading a configuration needs only the key
+ * parsing above, and a process without a webpush app never pays the library's memory.
+ */
+function webPushLibrary(): typeof import('web-push') {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- a synchronous, on-demand load
+  return require('web-push') as typeof import('web-push');
+}
+
 /** A new key pair: the private key as a PKCS#8 PEM file (Sygnal's format) and the public key for the web app. */
 export function newVapidKeyPair(): { pem: string; publicKey: string } {
-  const { publicKey, privateKey } = generateVAPIDKeys();
+  const { publicKey, privateKey } = webPushLibrary().generateVAPIDKeys();
   const point = Buffer.from(publicKey, 'base64url');
   const jwk = {
     kty: 'EC',
@@ -87,7 +95,7 @@ export class VapidSigner {
     const cached = this.cache.get(origin);
     if (cached && now - cached.signedAt < VAPID_JWT_REUSE_MS) return cached.header;
     const expiration = Math.floor(now / 1000) + VAPID_JWT_LIFETIME_S;
-    const { Authorization } = getVapidHeaders(origin, this.subject, this.keys.publicKey, this.keys.privateKey, 'aes128gcm', expiration);
+    const { Authorization } = webPushLibrary().getVapidHeaders(origin, this.subject, this.keys.publicKey, this.keys.privateKey, 'aes128gcm', expiration);
     if (this.cache.size >= VAPID_CACHE_LIMIT) this.cache.clear();
     this.cache.set(origin, { header: Authorization, signedAt: now });
     return Authorization;

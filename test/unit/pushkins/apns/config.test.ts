@@ -6,7 +6,7 @@ import { loadConfigText, type LoadedConfig } from '../../../../src/config/config
 import type { ApnsConfig } from '../../../../src/pushkins/apns/config';
 import { APPLE_PUSH_OIDS, checkCertificate } from '../../../../src/pushkins/apns/credentials';
 import { extensionOids } from '../../../../src/pushkins/apns/der';
-import { apnsPushkinType } from '../../../../src/pushkins/apns/pushkin';
+import { apnsPushkinType } from '../../../../src/pushkins/apns/type';
 import { BUILTIN_PUSHKIN_TYPES } from '../../../../src/pushkins/registry';
 import { apnsTestPki, type ApnsTestPki } from '../../../helpers/apns-pki';
 

@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfigText } from '../../../../src/config/config';
 import type { FcmConfig } from '../../../../src/pushkins/fcm/config';
-import { fcmPushkinType } from '../../../../src/pushkins/fcm/pushkin';
+import { fcmPushkinType } from '../../../../src/pushkins/fcm/type';
 import { BUILTIN_PUSHKIN_TYPES } from '../../../../src/pushkins/registry';
 import { testKeys } from '../../../helpers/fcm-mock';
 import { tempDir } from '../../../helpers/temp';

@@ -5,7 +5,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfigText } from '../../../../src/config/config';
 import type { WebPushConfig } from '../../../../src/pushkins/webpush/config';
-import { webPushPushkinType } from '../../../../src/pushkins/webpush/pushkin';
+import { webPushPushkinType } from '../../../../src/pushkins/webpush/type';
 import { newVapidKeyPair, parseVapidPrivateKey } from '../../../../src/pushkins/webpush/vapid';
 import { BUILTIN_PUSHKIN_TYPES } from '../../../../src/pushkins/registry';
 import { configProblems } from '../../../helpers/config';
