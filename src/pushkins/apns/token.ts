@@ -29,14 +29,15 @@ export function deviceToken(pushkey: string, convertToHex: boolean): DeviceToken
   }
 
   if (!BASE64.test(pushkey)) return { ok: false, reason: 'not valid base64' };
-  const padded = pushkey.includes('=');
-  const unpaddedLength = pushkey.replace(/=+$/, '').length;
+  // BASE64 allows '=' only at the end, at most two of them.
+  const padding = pushkey.endsWith('==') ? 2 : pushkey.endsWith('=') ? 1 : 0;
   // Padding, when present, must complete a 4-character group; one leftover
   // character can never encode a byte.
-  if ((padded && pushkey.length % 4 !== 0) || unpaddedLength % 4 === 1) {
+  if ((padding > 0 && pushkey.length % 4 !== 0) || (pushkey.length - padding) % 4 === 1) {
     return { ok: false, reason: 'not valid base64 (bad length or padding)' };
   }
-  const bytes = Buffer.from(pushkey.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
+  // Node's base64 decoder reads the URL-safe alphabet too: no copy with '-' and '_' swapped.
+  const bytes = Buffer.from(pushkey, 'base64');
   if (bytes.length === 0) return { ok: false, reason: 'decodes to an empty token' };
   return { ok: true, hex: bytes.toString('hex') };
 }
