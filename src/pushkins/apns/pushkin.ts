@@ -30,6 +30,8 @@ export class ApnsPushkin implements Pushkin {
   private readonly retryPolicy: RetryPolicy = DEFAULT_RETRY_POLICY;
   private readonly rejectionGuard = new RejectionGuard();
   private readonly maxPayloadBytes: number;
+  /** apnsStatusCodes children by status, looked up once: prom-client hashes the labels on every labels(). */
+  private readonly byStatus = new Map<number, { inc(): void }>();
 
   private constructor(
     readonly name: string,
@@ -109,6 +111,15 @@ export class ApnsPushkin implements Pushkin {
     });
   }
 
+  private statusCount(status: number): { inc(): void } {
+    let counter = this.byStatus.get(status);
+    if (!counter) {
+      counter = this.metrics.apnsStatusCodes.labels(this.name, String(status));
+      this.byStatus.set(status, counter);
+    }
+    return counter;
+  }
+
   async close(): Promise<void> {
     await this.transport.close();
     await this.relay?.close();
@@ -125,7 +136,7 @@ export class ApnsPushkin implements Pushkin {
       stopTimer();
       active.dec();
     }
-    this.metrics.apnsStatusCodes.labels(this.name, String(answer.kind === 'answer' ? answer.status : 0)).inc();
+    this.statusCount(answer.kind === 'answer' ? answer.status : 0).inc();
     const verdict = verdictOf(answer, { attempt, tokenAuth: this.config.auth?.kind === 'token', now: this.clock.now() });
     if (verdict.outcome.kind === 'delivered') this.rejectionGuard.delivered();
     if (verdict.outcome.kind === 'rejected' && answer.kind === 'answer' && this.rejectionGuard.misconfigured(answer.reason, request.token)) {
