@@ -20,7 +20,8 @@ export interface PayloadOptions {
 }
 
 export type BuildResult =
-  | { readonly kind: 'send'; readonly message: FcmMessage; readonly shortened: boolean }
+  /** `json` is `message` serialised, as measured against the limit: the request body is made from it. */
+  | { readonly kind: 'send'; readonly message: FcmMessage; readonly json: string; readonly shortened: boolean }
   | (DispatchOutcome & { readonly kind: 'rejected' | 'skipped' | 'failed' });
 
 /** Notification fields copied into `data`, in Sygnal's order (facts §6). */
@@ -52,7 +53,7 @@ function isReservedDataKey(key: string): boolean {
 
 /**
  * Builds the FCM v1 message for one device, or says why none is sent. Pure: the same
- * input gives the same output, nothing is mutated (fcm_options is copied per message).
+ * input gives the same output, nothing is mutated (what a message changes of fcm_options is copied).
  */
 export function buildMessage(notification: Notification, device: Device, options: PayloadOptions): BuildResult {
   const defaultPayload = device.data.default_payload;
@@ -71,7 +72,7 @@ export function buildMessage(notification: Notification, device: Device, options
   if (!fitted) {
     return { kind: 'failed', reason: `message larger than FCM's ${MAX_MESSAGE_BYTES} bytes even with its text shortened` };
   }
-  return { kind: 'send', message: fitted.message, shortened: fitted.shortened };
+  return { kind: 'send', message: fitted.message, json: fitted.json, shortened: fitted.shortened };
 }
 
 /** `message.data`: every value a string, absent values left out (never null or "None"). */
@@ -116,18 +117,18 @@ function asDataString(value: unknown): string | undefined {
 }
 
 function assemble(notification: Notification, device: Device, data: Record<string, string>, fcmOptions: JsonObject): Record<string, unknown> {
-  // structuredClone gives this message its own copy: the frozen config is never touched.
-  const base = structuredClone(fcmOptions) as Record<string, unknown>;
+  // Only the objects changed here are copied (shallowly): the rest is the frozen config's,
+  // shared by every message and only ever read (a deep copy per device cost more than the
+  // rest of the message).
   const low = notification.prio === 'low';
   // HIGH wakes a dozing Android device; NORMAL lets the OS batch the delivery.
-  const android = isPlainObject(base.android) ? base.android : {};
-  android.priority = low ? 'NORMAL' : 'HIGH';
-  const message: Record<string, unknown> = { ...base, token: device.pushkey, data, android };
+  const android = { ...(isPlainObject(fcmOptions.android) ? fcmOptions.android : {}), priority: low ? 'NORMAL' : 'HIGH' };
+  const message: Record<string, unknown> = { ...fcmOptions, token: device.pushkey, data, android };
   // iOS through Firebase: APNs' own priority, 10 now, 5 when power allows, like the APNs pushkin.
-  if (isPlainObject(base.apns)) {
-    const headers = isPlainObject(base.apns.headers) ? base.apns.headers : {};
-    headers['apns-priority'] = low ? '5' : '10';
-    message.apns = { ...base.apns, headers };
+  const apns = fcmOptions.apns;
+  if (isPlainObject(apns)) {
+    const headers = { ...(isPlainObject(apns.headers) ? apns.headers : {}), 'apns-priority': low ? '5' : '10' };
+    message.apns = { ...apns, headers };
   }
   return message;
 }
@@ -142,10 +143,15 @@ function jsonBytes(value: unknown): number {
  * Each step cuts the longest one by the excess, or down to the next longest if that is
  * gentler, so long texts share the cut. Returns undefined when nothing is left to cut.
  */
-function fitToLimit(message: Record<string, unknown>, original: Record<string, string>): { message: FcmMessage; shortened: boolean } | undefined {
+function fitToLimit(
+  message: Record<string, unknown>,
+  original: Record<string, string>,
+): { message: FcmMessage; json: string; shortened: boolean } | undefined {
+  const json = JSON.stringify(message);
+  let size = Buffer.byteLength(json);
+  // Almost every message fits: it is sent as built, serialised once.
+  if (size <= MAX_MESSAGE_BYTES) return { message: message as unknown as FcmMessage, json, shortened: false };
   const data = { ...original };
-  let size = jsonBytes(message);
-  let shortened = false;
   while (size > MAX_MESSAGE_BYTES) {
     const candidates = Object.keys(data)
       .filter((key) => isChoppable(key) && Buffer.byteLength(data[key] as string) > ELLIPSIS_BYTES)
@@ -161,7 +167,7 @@ function fitToLimit(message: Record<string, unknown>, original: Record<string, s
     const replacement = truncateWithEllipsis(original[longest.key] as string, Math.max(budget, ELLIPSIS_BYTES));
     size += jsonBytes(replacement) - longest.bytes;
     data[longest.key] = replacement;
-    shortened = true;
   }
-  return { message: { ...message, data } as unknown as FcmMessage, shortened };
+  const cut = { ...message, data };
+  return { message: cut as unknown as FcmMessage, json: JSON.stringify(cut), shortened: true };
 }

@@ -70,7 +70,7 @@ export class FcmPushkin implements Pushkin {
     }
     if (built.shortened) ctx.log.info('message text shortened to fit FCM\'s 4096-byte limit');
 
-    const body = JSON.stringify({ message: built.message });
+    const body = `{"message":${built.json}}`;
     // A token refused with 401 is renewed once per device; a second refusal is our configuration.
     const state = { renewedToken: false };
     return withRetries(() => this.attempt(body, built.message, ctx, state), this.policy, ctx, this.env.clock, {
