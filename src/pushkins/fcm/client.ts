@@ -1,5 +1,6 @@
 import { rootCertificates } from 'node:tls';
 import { Pool, ProxyAgent, type Dispatcher } from 'undici';
+import { SlotQueue, type SlotWait } from '../../util/slot-queue';
 
 /** Concurrent HTTP/2 streams per connection; FCM's front ends allow 100. */
 const H2_STREAMS = 100;
@@ -31,7 +32,7 @@ export interface UpstreamResponse {
  */
 export class Upstream {
   private readonly dispatcher: Dispatcher;
-  private readonly gate: Gate;
+  private readonly slots: SlotQueue;
   readonly origin: string;
 
   constructor(origin: string, private readonly options: UpstreamOptions) {
@@ -45,20 +46,16 @@ export class Upstream {
     this.dispatcher = options.proxy
       ? new ProxyAgent({ uri: options.proxy, connections: options.connections, connect, requestTls: connect })
       : new Pool(this.origin, { connections: options.connections, pipelining, allowH2: h2, connect });
-    this.gate = new Gate(options.connections * pipelining);
+    this.slots = new SlotQueue(options.connections * pipelining);
   }
 
-  /** Waits for a free slot; resolves with the time waited, rejects if `signal` aborts first. */
-  acquire(signal: AbortSignal): Promise<number> {
-    return this.gate.acquire(signal);
+  /** Waits for a free slot until `signal` aborts or the client closes; only `granted` must be released. */
+  acquire(signal: AbortSignal): Promise<SlotWait> {
+    return this.slots.acquire(signal);
   }
 
   release(): void {
-    this.gate.release();
-  }
-
-  get pending(): number {
-    return this.gate.waiting;
+    this.slots.release();
   }
 
   /**
@@ -108,7 +105,7 @@ export class Upstream {
 
   /** Lets requests in flight finish for a moment, then cuts them: closing must not hang on a silent upstream. */
   async close(graceMs = 2_000): Promise<void> {
-    this.gate.close();
+    this.slots.close();
     let timer: NodeJS.Timeout | undefined;
     const graceOver = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), graceMs);
@@ -117,57 +114,6 @@ export class Upstream {
     const result = await Promise.race([closed, graceOver]);
     clearTimeout(timer);
     if (result === 'timeout') await this.dispatcher.destroy().catch(() => undefined);
-  }
-}
-
-/** A counting semaphore (also used by the webpush pushkin) whose waiters can give up (the request's deadline) without leaking a slot. */
-export class Gate {
-  private inUse = 0;
-  private readonly queue: Array<{ grant: () => void; fail: (reason: Error) => void }> = [];
-
-  constructor(private readonly capacity: number) {}
-
-  get waiting(): number {
-    return this.queue.length;
-  }
-
-  acquire(signal: AbortSignal): Promise<number> {
-    if (signal.aborted) return Promise.reject(signal.reason);
-    if (this.inUse < this.capacity) {
-      this.inUse++;
-      return Promise.resolve(0);
-    }
-    const started = performance.now();
-    return new Promise((resolve, reject) => {
-      const waiter = {
-        grant: () => {
-          signal.removeEventListener('abort', onAbort);
-          resolve(performance.now() - started);
-        },
-        fail: (reason: Error) => {
-          signal.removeEventListener('abort', onAbort);
-          reject(reason);
-        },
-      };
-      const onAbort = () => {
-        const index = this.queue.indexOf(waiter);
-        if (index >= 0) this.queue.splice(index, 1);
-        reject(signal.reason);
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-      this.queue.push(waiter);
-    });
-  }
-
-  release(): void {
-    const next = this.queue.shift();
-    // The slot passes straight to the next waiter, so inUse stays the same.
-    if (next) next.grant();
-    else this.inUse--;
-  }
-
-  close(): void {
-    for (const waiter of this.queue.splice(0)) waiter.fail(new Error('client closed'));
   }
 }
 

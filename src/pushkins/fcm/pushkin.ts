@@ -106,15 +106,10 @@ export class FcmPushkin implements Pushkin {
   private async send(body: string, accessToken: string, message: FcmMessage, ctx: DispatchContext): Promise<DispatchOutcome | 'renew-token'> {
     const metrics = this.env.metrics;
     metrics.pendingGcmRequests.inc();
-    let queuedMs: number;
-    try {
-      queuedMs = await this.fcm.acquire(ctx.signal);
-    } catch {
-      return { kind: 'retry', reason: 'no free FCM connection before the deadline' };
-    } finally {
-      metrics.pendingGcmRequests.dec();
-    }
-    metrics.gcmQueueTime.observe(queuedMs / 1000);
+    const slot = await this.fcm.acquire(ctx.signal);
+    metrics.pendingGcmRequests.dec();
+    if (slot.outcome !== 'granted') return { kind: 'retry', reason: 'no free FCM connection before the deadline' };
+    metrics.gcmQueueTime.observe(slot.waitedMs / 1000);
     metrics.activeGcmRequests.inc();
     const stopTimer = metrics.gcmRequestTime.startTimer();
     let response;

@@ -1,6 +1,6 @@
 import { rootCertificates } from 'node:tls';
 import { Agent, ProxyAgent, type Dispatcher } from 'undici';
-import { Gate } from '../fcm/client';
+import { SlotQueue, type SlotWait } from '../../util/slot-queue';
 import { assertResolvesPublic, publicOnlyLookup } from './endpoint';
 
 /** Concurrent HTTP/2 streams per connection. */
@@ -36,7 +36,7 @@ export interface PushServiceResponse {
 export class PushServiceClient {
   private readonly direct: Dispatcher;
   private readonly proxied = new Map<string, Dispatcher>();
-  private readonly gate: Gate;
+  private readonly slots: SlotQueue;
   private readonly tls: { timeout: number; ca?: string[] };
 
   constructor(private readonly options: PushServiceClientOptions) {
@@ -44,16 +44,16 @@ export class PushServiceClient {
     this.tls = { timeout: options.timeoutMs, ...(options.ca !== undefined ? { ca: [...rootCertificates, options.ca] } : {}) };
     const connect = { ...this.tls, ...(options.allowPrivate ? {} : { lookup: publicOnlyLookup }) };
     this.direct = new Agent({ connections: options.maxConnections, pipelining: H2_STREAMS, allowH2: true, connect });
-    this.gate = new Gate(options.maxConnections * H2_STREAMS);
+    this.slots = new SlotQueue(options.maxConnections * H2_STREAMS);
   }
 
-  /** Waits for a free slot; resolves with the time waited, rejects if `signal` aborts first. */
-  acquire(signal: AbortSignal): Promise<number> {
-    return this.gate.acquire(signal);
+  /** Waits for a free slot until `signal` aborts or the client closes; only `granted` must be released. */
+  acquire(signal: AbortSignal): Promise<SlotWait> {
+    return this.slots.acquire(signal);
   }
 
   release(): void {
-    this.gate.release();
+    this.slots.release();
   }
 
   /**
@@ -103,7 +103,7 @@ export class PushServiceClient {
 
   /** Lets requests in flight finish for a moment, then cuts them. */
   async close(graceMs = 2_000): Promise<void> {
-    this.gate.close();
+    this.slots.close();
     const dispatchers = [this.direct, ...this.proxied.values()];
     let timer: NodeJS.Timeout | undefined;
     const graceOver = new Promise<'timeout'>((resolve) => {

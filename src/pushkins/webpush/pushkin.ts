@@ -117,15 +117,10 @@ export class WebPushPushkin implements Pushkin {
   private async send(request: PreparedRequest, ctx: DispatchContext): Promise<DispatchOutcome> {
     const metrics = this.env.metrics;
     metrics.pendingWebpushRequests.inc();
-    let queuedMs: number;
-    try {
-      queuedMs = await this.client.acquire(ctx.signal);
-    } catch {
-      return { kind: 'retry', reason: 'no free push service connection before the deadline' };
-    } finally {
-      metrics.pendingWebpushRequests.dec();
-    }
-    metrics.webpushQueueTime.observe(queuedMs / 1000);
+    const slot = await this.client.acquire(ctx.signal);
+    metrics.pendingWebpushRequests.dec();
+    if (slot.outcome !== 'granted') return { kind: 'retry', reason: 'no free push service connection before the deadline' };
+    metrics.webpushQueueTime.observe(slot.waitedMs / 1000);
     metrics.activeWebpushRequests.inc();
     const stopTimer = metrics.webpushRequestTime.startTimer();
     let response: PushServiceResponse;
