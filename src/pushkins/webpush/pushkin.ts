@@ -1,9 +1,8 @@
 import { generateRequestDetails } from 'web-push';
 import type { Device, Notification } from '../../notification/types';
-import { errorText } from '../fcm/client';
-import { parseRetryAfter } from '../fcm/reasons';
+import { errorText } from '../../util/error-text';
 import type { DispatchContext, DispatchOutcome, Pushkin, PushkinEnv } from '../pushkin';
-import { DEFAULT_RETRY_POLICY, withRetries, type RetryPolicy } from '../retry';
+import { DEFAULT_RETRY_POLICY, parseRetryAfter, withRetries, type RetryPolicy } from '../retry';
 import { PushServiceClient, type PushServiceResponse } from './client';
 import type { WebPushConfig } from './config';
 import { checkEndpoint, EndpointRefusedError, type EndpointPolicy, type EndpointRefusal } from './endpoint';
