@@ -1,5 +1,5 @@
-import { rootCertificates } from 'node:tls';
 import { Pool, ProxyAgent, type Dispatcher } from 'undici';
+import { closeWithin, trustAlso, withTimeout } from '../../util/http-client';
 import { SlotQueue, type SlotWait } from '../../util/slot-queue';
 
 /** Concurrent HTTP/2 streams per connection; FCM's front ends allow 100. */
@@ -41,8 +41,7 @@ export class Upstream {
     // HTTP/2 only on a direct TLS connection: through a CONNECT tunnel undici negotiates HTTP/1.1.
     const h2 = https && options.proxy === undefined;
     const pipelining = h2 ? H2_STREAMS : 1;
-    // A `ca` given to TLS replaces the system's list: add to it instead.
-    const connect = { timeout: options.timeoutMs, ...(options.ca !== undefined ? { ca: [...rootCertificates, options.ca] } : {}) };
+    const connect = { timeout: options.timeoutMs, ...trustAlso(options.ca) };
     this.dispatcher = options.proxy
       ? new ProxyAgent({ uri: options.proxy, connections: options.connections, connect, requestTls: connect })
       : new Pool(this.origin, { connections: options.connections, pipelining, allowH2: h2, connect });
@@ -74,21 +73,14 @@ export class Upstream {
     body: string | undefined,
     signal: AbortSignal,
   ): Promise<UpstreamResponse> {
-    // Our own controller rather than AbortSignal.any: its listeners on long-lived signals are only
-    // dropped when those abort, which would pile up on the pushkin's lifetime signal.
-    const controller = new AbortController();
-    const abort = () => controller.abort(signal.reason);
-    if (signal.aborted) abort();
-    signal.addEventListener('abort', abort, { once: true });
-    const timer = setTimeout(() => controller.abort(new Error(`no answer within ${this.options.timeoutMs} ms`)), this.options.timeoutMs);
-    try {
+    return withTimeout(signal, this.options.timeoutMs, async (deadline) => {
       const response = await this.dispatcher.request({
         origin: this.origin,
         path,
         method,
         headers,
         body: body ?? null,
-        signal: controller.signal,
+        signal: deadline,
         headersTimeout: this.options.timeoutMs,
         bodyTimeout: this.options.timeoutMs,
         // A POST is only multiplexed/pipelined when marked idempotent. A send replayed after a
@@ -97,22 +89,12 @@ export class Upstream {
       });
       const text = await response.body.text();
       return { status: response.statusCode, headers: response.headers, body: text.slice(0, MAX_BODY_CHARS) };
-    } finally {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', abort);
-    }
+    });
   }
 
   /** Lets requests in flight finish for a moment, then cuts them: closing must not hang on a silent upstream. */
   async close(graceMs = 2_000): Promise<void> {
     this.slots.close();
-    let timer: NodeJS.Timeout | undefined;
-    const graceOver = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), graceMs);
-    });
-    const closed = this.dispatcher.close().then(() => 'closed' as const, () => 'timeout' as const);
-    const result = await Promise.race([closed, graceOver]);
-    clearTimeout(timer);
-    if (result === 'timeout') await this.dispatcher.destroy().catch(() => undefined);
+    await closeWithin([this.dispatcher], graceMs);
   }
 }
