@@ -4,6 +4,7 @@ import { Agent, request } from 'node:http';
 import { join } from 'node:path';
 import { HeraldProcess } from '../helpers/process';
 import { tempDir } from '../helpers/temp';
+import { RedisServer } from '../helpers/redis-server';
 
 const CLIENTS = 16;
 /** Requests per client at most (a bound: clients stop at their connection's last answer, soon after SIGTERM). */
@@ -60,9 +61,10 @@ async function client(url: URL, tally: Tally): Promise<void> {
   }
 }
 
-async function sigtermUnderLoad(workers: number): Promise<Tally> {
+/** `store` is the YAML of a store section: workers share theirs through Redis. */
+async function sigtermUnderLoad(workers: number, store: string): Promise<Tally> {
   const file = join(tempDir('shutdown'), 'herald.yaml');
-  writeFileSync(file, `workers: ${workers}\nhttp: {port: 0, shutdown_grace_ms: 5000}\napps: {com.example.a: {type: noop}}\n`);
+  writeFileSync(file, `workers: ${workers}\nstore: ${store}\nhttp: {port: 0, shutdown_grace_ms: 5000}\napps: {com.example.a: {type: noop}}\n`);
   const herald = new HeraldProcess(['--config', file]);
   const tally: Tally = { answered: 0, reusing: 0, closeAnswers: 0, failures: [] };
   try {
@@ -80,10 +82,17 @@ async function sigtermUnderLoad(workers: number): Promise<Tally> {
 
 describe('shutdown under keep-alive load', function () {
   this.timeout(60_000);
+  let redis: RedisServer;
+  before(async () => {
+    redis = await RedisServer.start();
+  });
+  after(async () => {
+    await redis.stop();
+  });
 
   for (const workers of [1, 2]) {
     it(`answers every request and resets no connection (workers: ${workers})`, async () => {
-      const tally = await sigtermUnderLoad(workers);
+      const tally = await sigtermUnderLoad(workers, workers > 1 ? JSON.stringify({ type: 'redis', url: redis.url }) : '{type: memory}');
       assert.deepEqual(tally.failures, [], 'no connection reset, no request left unanswered');
       assert.equal(tally.closeAnswers, CLIENTS, 'every connection ended with an answer saying Connection: close');
       assert.ok(tally.answered >= CLIENTS * 2);

@@ -3,6 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CAN_SEE_SIGNAL_HANDLERS, HeraldProcess } from '../helpers/process';
 import { tempDir } from '../helpers/temp';
+import { RedisServer } from '../helpers/redis-server';
 
 async function rejected(url: string, appId: string): Promise<string[]> {
   const response = await fetch(`${url}/_matrix/push/v1/notify`, {
@@ -56,15 +57,21 @@ describe('signals during start-up', function () {
   });
 
   it('workers: SIGHUP during start-up kills nothing; each worker reloads once ready', async () => {
-    const { herald } = start('workers: 2\nhttp: {port: 0}\napps: {com.example.a: {type: noop}}\n');
-    await herald.signalHandlersInstalled();
-    herald.signal('SIGHUP');
-    const url = await herald.url();
-    const first = await herald.waitFor('configuration reloaded');
-    const second = await herald.waitFor('configuration reloaded', herald.lines.indexOf(first) + 1);
-    assert.notEqual(first.worker, second.worker, 'each worker reloads');
-    assert.deepEqual(await rejected(url, 'com.example.a'), []);
-    assert.ok(!herald.lines.some((line) => line.msg === 'worker died'), JSON.stringify(herald.lines));
-    assert.equal(await herald.stop(), 0);
+    // Several workers share their store through Redis.
+    const redis = await RedisServer.start();
+    try {
+      const { herald } = start(`workers: 2\nstore: {type: redis, url: '${redis.url}'}\nhttp: {port: 0}\napps: {com.example.a: {type: noop}}\n`);
+      await herald.signalHandlersInstalled();
+      herald.signal('SIGHUP');
+      const url = await herald.url();
+      const first = await herald.waitFor('configuration reloaded');
+      const second = await herald.waitFor('configuration reloaded', herald.lines.indexOf(first) + 1);
+      assert.notEqual(first.worker, second.worker, 'each worker reloads');
+      assert.deepEqual(await rejected(url, 'com.example.a'), []);
+      assert.ok(!herald.lines.some((line) => line.msg === 'worker died'), JSON.stringify(herald.lines));
+      assert.equal(await herald.stop(), 0);
+    } finally {
+      await redis.stop();
+    }
   });
 });
