@@ -1,6 +1,7 @@
 import type { DispatchOutcome } from '../pushkin';
+import { parseRetryAfter } from '../retry';
 import type { ApnsAnswer } from './provider';
-import { classifyAnswer, parseRetryAfter } from './reasons';
+import { classifyAnswer } from './reasons';
 
 /**
  * One APNs answer → the device's outcome, with the log line it deserves and, for our

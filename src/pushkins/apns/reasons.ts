@@ -90,15 +90,3 @@ function fallbackVerdict(status: number): Verdict {
   // Some other client error: this message can't be sent, but the pushkey is kept.
   return 'failed';
 }
-
-/**
- * Retry-After in milliseconds, from seconds or an HTTP date; undefined when absent or
- * unreadable. A date in the past means "now".
- */
-export function parseRetryAfter(value: string | undefined, now: number): number | undefined {
-  if (value === undefined) return undefined;
-  const text = value.trim();
-  if (/^\d+$/.test(text)) return Number(text) * 1000;
-  const date = Date.parse(text);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
-}

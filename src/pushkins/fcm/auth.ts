@@ -1,10 +1,11 @@
 import { Compute, gaxios, GoogleAuth, JWT, type AuthClient } from 'google-auth-library';
 import { isPlainObject } from '../../config/section';
+import { errorText } from '../../util/error-text';
 import type { Logger } from '../../util/log';
-import { errorText } from './client';
+import { parseRetryAfter } from '../retry';
 import { isHttpUrl, type FcmConfig } from './config';
 import type { GoogleTransport } from './google-transport';
-import { parseRetryAfter, TokenError } from './reasons';
+import { TokenError } from './reasons';
 
 export const FCM_SCOPE = 'https://www.googleapis.com/auth/firebase.messaging';
 /** A token this close to expiry is not used even when its renewal has failed. */

@@ -1,5 +1,6 @@
-import { rootCertificates } from 'node:tls';
 import { Pool, ProxyAgent, type Dispatcher } from 'undici';
+import { closeWithin, trustAlso, withTimeout } from '../../util/http-client';
+import { SlotQueue, type SlotWait } from '../../util/slot-queue';
 
 /** Concurrent HTTP/2 streams per connection; FCM's front ends allow 100. */
 const H2_STREAMS = 100;
@@ -31,7 +32,7 @@ export interface UpstreamResponse {
  */
 export class Upstream {
   private readonly dispatcher: Dispatcher;
-  private readonly gate: Gate;
+  private readonly slots: SlotQueue;
   readonly origin: string;
 
   constructor(origin: string, private readonly options: UpstreamOptions) {
@@ -40,25 +41,20 @@ export class Upstream {
     // HTTP/2 only on a direct TLS connection: through a CONNECT tunnel undici negotiates HTTP/1.1.
     const h2 = https && options.proxy === undefined;
     const pipelining = h2 ? H2_STREAMS : 1;
-    // A `ca` given to TLS replaces the system's list: add to it instead.
-    const connect = { timeout: options.timeoutMs, ...(options.ca !== undefined ? { ca: [...rootCertificates, options.ca] } : {}) };
+    const connect = { timeout: options.timeoutMs, ...trustAlso(options.ca) };
     this.dispatcher = options.proxy
       ? new ProxyAgent({ uri: options.proxy, connections: options.connections, connect, requestTls: connect })
       : new Pool(this.origin, { connections: options.connections, pipelining, allowH2: h2, connect });
-    this.gate = new Gate(options.connections * pipelining);
+    this.slots = new SlotQueue(options.connections * pipelining);
   }
 
-  /** Waits for a free slot; resolves with the time waited, rejects if `signal` aborts first. */
-  acquire(signal: AbortSignal): Promise<number> {
-    return this.gate.acquire(signal);
+  /** Waits for a free slot until `signal` aborts or the client closes; only `granted` must be released. */
+  acquire(signal: AbortSignal): Promise<SlotWait> {
+    return this.slots.acquire(signal);
   }
 
   release(): void {
-    this.gate.release();
-  }
-
-  get pending(): number {
-    return this.gate.waiting;
+    this.slots.release();
   }
 
   /**
@@ -77,21 +73,14 @@ export class Upstream {
     body: string | undefined,
     signal: AbortSignal,
   ): Promise<UpstreamResponse> {
-    // Our own controller rather than AbortSignal.any: its listeners on long-lived signals are only
-    // dropped when those abort, which would pile up on the pushkin's lifetime signal.
-    const controller = new AbortController();
-    const abort = () => controller.abort(signal.reason);
-    if (signal.aborted) abort();
-    signal.addEventListener('abort', abort, { once: true });
-    const timer = setTimeout(() => controller.abort(new Error(`no answer within ${this.options.timeoutMs} ms`)), this.options.timeoutMs);
-    try {
+    return withTimeout(signal, this.options.timeoutMs, async (deadline) => {
       const response = await this.dispatcher.request({
         origin: this.origin,
         path,
         method,
         headers,
         body: body ?? null,
-        signal: controller.signal,
+        signal: deadline,
         headersTimeout: this.options.timeoutMs,
         bodyTimeout: this.options.timeoutMs,
         // A POST is only multiplexed/pipelined when marked idempotent. A send replayed after a
@@ -100,80 +89,12 @@ export class Upstream {
       });
       const text = await response.body.text();
       return { status: response.statusCode, headers: response.headers, body: text.slice(0, MAX_BODY_CHARS) };
-    } finally {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', abort);
-    }
+    });
   }
 
   /** Lets requests in flight finish for a moment, then cuts them: closing must not hang on a silent upstream. */
   async close(graceMs = 2_000): Promise<void> {
-    this.gate.close();
-    let timer: NodeJS.Timeout | undefined;
-    const graceOver = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), graceMs);
-    });
-    const closed = this.dispatcher.close().then(() => 'closed' as const, () => 'timeout' as const);
-    const result = await Promise.race([closed, graceOver]);
-    clearTimeout(timer);
-    if (result === 'timeout') await this.dispatcher.destroy().catch(() => undefined);
+    this.slots.close();
+    await closeWithin([this.dispatcher], graceMs);
   }
-}
-
-/** A counting semaphore (also used by the webpush pushkin) whose waiters can give up (the request's deadline) without leaking a slot. */
-export class Gate {
-  private inUse = 0;
-  private readonly queue: Array<{ grant: () => void; fail: (reason: Error) => void }> = [];
-
-  constructor(private readonly capacity: number) {}
-
-  get waiting(): number {
-    return this.queue.length;
-  }
-
-  acquire(signal: AbortSignal): Promise<number> {
-    if (signal.aborted) return Promise.reject(signal.reason);
-    if (this.inUse < this.capacity) {
-      this.inUse++;
-      return Promise.resolve(0);
-    }
-    const started = performance.now();
-    return new Promise((resolve, reject) => {
-      const waiter = {
-        grant: () => {
-          signal.removeEventListener('abort', onAbort);
-          resolve(performance.now() - started);
-        },
-        fail: (reason: Error) => {
-          signal.removeEventListener('abort', onAbort);
-          reject(reason);
-        },
-      };
-      const onAbort = () => {
-        const index = this.queue.indexOf(waiter);
-        if (index >= 0) this.queue.splice(index, 1);
-        reject(signal.reason);
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-      this.queue.push(waiter);
-    });
-  }
-
-  release(): void {
-    const next = this.queue.shift();
-    // The slot passes straight to the next waiter, so inUse stays the same.
-    if (next) next.grant();
-    else this.inUse--;
-  }
-
-  close(): void {
-    for (const waiter of this.queue.splice(0)) waiter.fail(new Error('client closed'));
-  }
-}
-
-/** An error as a log-safe line: message and errno code (never request headers or bodies). */
-export function errorText(err: unknown): string {
-  if (!(err instanceof Error)) return String(err);
-  const code = (err as NodeJS.ErrnoException).code;
-  return code ? `${err.message} (${code})` : err.message;
 }

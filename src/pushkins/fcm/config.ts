@@ -1,5 +1,6 @@
 import { createPrivateKey, createSecretKey, type KeyObject } from 'node:crypto';
 import { isPlainObject, type ConfigSection } from '../../config/section';
+import { optionalCa } from '../ca-file';
 
 export const DEFAULT_FCM_ENDPOINT = 'https://fcm.googleapis.com';
 /** What service-account files written before `token_uri` existed imply. */
@@ -101,14 +102,6 @@ function readCredentials(section: ConfigSection, projectId: string): FcmCredenti
     // Placeholder when the file is bad: start-up stops on the recorded error before it is used.
     account: account ?? { clientEmail: '', privateKey: createSecretKey(Buffer.alloc(1)), tokenUri: DEFAULT_TOKEN_URI },
   };
-}
-
-/** `ca_file`: extra CA certificates (PEM) to trust besides the system's (also used by the webpush pushkin). */
-export function optionalCa(section: ConfigSection): { ca?: string } {
-  const file = section.fileText('ca_file');
-  if (file === undefined) return {};
-  if (!file.text.includes('-----BEGIN CERTIFICATE-----')) section.error('ca_file', 'must be a PEM file of CA certificates');
-  return { ca: file.text };
 }
 
 function parseServiceAccount(text: string, section: ConfigSection): ServiceAccount | undefined {

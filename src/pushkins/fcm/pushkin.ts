@@ -1,13 +1,14 @@
 import type { Device, Notification } from '../../notification/types';
+import { errorText } from '../../util/error-text';
 import type { DispatchContext, DispatchOutcome, Pushkin, PushkinEnv } from '../pushkin';
-import { DEFAULT_RETRY_POLICY, withRetries, type RetryPolicy } from '../retry';
+import { DEFAULT_RETRY_POLICY, parseRetryAfter, withRetries, type RetryPolicy } from '../retry';
 // Types only: google-auth-library takes a good half second to load, so it is loaded when an FCM app is built.
 import type { AccessTokenSource, SignIn } from './auth';
-import { errorText, Upstream } from './client';
+import { Upstream } from './client';
 import type { FcmConfig } from './config';
 import type { GoogleTransport } from './google-transport';
 import { buildMessage, type FcmMessage } from './payload';
-import { classifyFcmError, parseFcmError, parseRetryAfter, TokenError } from './reasons';
+import { classifyFcmError, parseFcmError, TokenError } from './reasons';
 
 /** How long `herald check-config` waits to learn which account ADC act as. */
 const DESCRIBE_TIMEOUT_MS = 5_000;
@@ -106,15 +107,10 @@ export class FcmPushkin implements Pushkin {
   private async send(body: string, accessToken: string, message: FcmMessage, ctx: DispatchContext): Promise<DispatchOutcome | 'renew-token'> {
     const metrics = this.env.metrics;
     metrics.pendingGcmRequests.inc();
-    let queuedMs: number;
-    try {
-      queuedMs = await this.fcm.acquire(ctx.signal);
-    } catch {
-      return { kind: 'retry', reason: 'no free FCM connection before the deadline' };
-    } finally {
-      metrics.pendingGcmRequests.dec();
-    }
-    metrics.gcmQueueTime.observe(queuedMs / 1000);
+    const slot = await this.fcm.acquire(ctx.signal);
+    metrics.pendingGcmRequests.dec();
+    if (slot.outcome !== 'granted') return { kind: 'retry', reason: 'no free FCM connection before the deadline' };
+    metrics.gcmQueueTime.observe(slot.waitedMs / 1000);
     metrics.activeGcmRequests.inc();
     const stopTimer = metrics.gcmRequestTime.startTimer();
     let response;

@@ -120,15 +120,6 @@ export function classifyFcmError(error: FcmError, retryAfterMs?: number): Classi
   return { kind: 'failed', reason: `FCM ${error.httpStatus} ${code(error)}` };
 }
 
-/** Retry-After in ms: delta-seconds or an HTTP date; undefined when absent or unreadable. */
-export function parseRetryAfter(header: string | string[] | undefined, now: number): number | undefined {
-  const value = Array.isArray(header) ? header[0] : header;
-  if (value === undefined || value.trim() === '') return undefined;
-  if (/^\s*\d+\s*$/.test(value)) return Number(value) * 1000;
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
-}
-
 /** Why no access token could be had: temporary (`retry`) or our credentials (`misconfigured`). */
 export class TokenError extends Error {
   constructor(

@@ -1,6 +1,6 @@
-import { rootCertificates } from 'node:tls';
 import { Agent, ProxyAgent, type Dispatcher } from 'undici';
-import { Gate } from '../fcm/client';
+import { closeWithin, trustAlso, withTimeout } from '../../util/http-client';
+import { SlotQueue, type SlotWait } from '../../util/slot-queue';
 import { assertResolvesPublic, publicOnlyLookup } from './endpoint';
 
 /** Concurrent HTTP/2 streams per connection. */
@@ -36,24 +36,23 @@ export interface PushServiceResponse {
 export class PushServiceClient {
   private readonly direct: Dispatcher;
   private readonly proxied = new Map<string, Dispatcher>();
-  private readonly gate: Gate;
+  private readonly slots: SlotQueue;
   private readonly tls: { timeout: number; ca?: string[] };
 
   constructor(private readonly options: PushServiceClientOptions) {
-    // A `ca` given to TLS replaces the system's list: add to it instead.
-    this.tls = { timeout: options.timeoutMs, ...(options.ca !== undefined ? { ca: [...rootCertificates, options.ca] } : {}) };
+    this.tls = { timeout: options.timeoutMs, ...trustAlso(options.ca) };
     const connect = { ...this.tls, ...(options.allowPrivate ? {} : { lookup: publicOnlyLookup }) };
     this.direct = new Agent({ connections: options.maxConnections, pipelining: H2_STREAMS, allowH2: true, connect });
-    this.gate = new Gate(options.maxConnections * H2_STREAMS);
+    this.slots = new SlotQueue(options.maxConnections * H2_STREAMS);
   }
 
-  /** Waits for a free slot; resolves with the time waited, rejects if `signal` aborts first. */
-  acquire(signal: AbortSignal): Promise<number> {
-    return this.gate.acquire(signal);
+  /** Waits for a free slot until `signal` aborts or the client closes; only `granted` must be released. */
+  acquire(signal: AbortSignal): Promise<SlotWait> {
+    return this.slots.acquire(signal);
   }
 
   release(): void {
-    this.gate.release();
+    this.slots.release();
   }
 
   /**
@@ -66,29 +65,21 @@ export class PushServiceClient {
     // Through a proxy the proxy resolves the name: check it here too (it may still resolve differently there).
     if (proxy !== undefined && !this.options.allowPrivate) await assertResolvesPublic(url.hostname.replace(/^\[|\]$/g, ''));
     const dispatcher = proxy !== undefined ? this.proxiedVia(proxy) : this.direct;
-    const controller = new AbortController();
-    const abort = () => controller.abort(signal.reason);
-    if (signal.aborted) abort();
-    signal.addEventListener('abort', abort, { once: true });
-    const timer = setTimeout(() => controller.abort(new Error(`no answer within ${this.options.timeoutMs} ms`)), this.options.timeoutMs);
-    try {
+    return withTimeout(signal, this.options.timeoutMs, async (deadline) => {
       const response = await dispatcher.request({
         origin: url.origin,
         path: `${url.pathname}${url.search}`,
         method: 'POST',
         headers,
         body,
-        signal: controller.signal,
+        signal: deadline,
         headersTimeout: this.options.timeoutMs,
         bodyTimeout: this.options.timeoutMs,
         // Needed for HTTP/2 multiplexing; a send replayed after a dropped connection may arrive twice.
         idempotent: true,
       });
       return { status: response.statusCode, headers: response.headers, body: await readBounded(response.body) };
-    } finally {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', abort);
-    }
+    });
   }
 
   private proxiedVia(proxy: string): Dispatcher {
@@ -103,16 +94,8 @@ export class PushServiceClient {
 
   /** Lets requests in flight finish for a moment, then cuts them. */
   async close(graceMs = 2_000): Promise<void> {
-    this.gate.close();
-    const dispatchers = [this.direct, ...this.proxied.values()];
-    let timer: NodeJS.Timeout | undefined;
-    const graceOver = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), graceMs);
-    });
-    const closed = Promise.all(dispatchers.map((d) => d.close())).then(() => 'closed' as const, () => 'timeout' as const);
-    const result = await Promise.race([closed, graceOver]);
-    clearTimeout(timer);
-    if (result === 'timeout') await Promise.all(dispatchers.map((d) => d.destroy().catch(() => undefined)));
+    this.slots.close();
+    await closeWithin([this.direct, ...this.proxied.values()], graceMs);
   }
 }
 

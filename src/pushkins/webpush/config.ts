@@ -1,5 +1,5 @@
 import type { ConfigSection } from '../../config/section';
-import { optionalCa } from '../fcm/config';
+import { optionalCa } from '../ca-file';
 import { endpointPatterns } from './endpoint';
 import { parseVapidPrivateKey, type VapidKeys } from './vapid';
 

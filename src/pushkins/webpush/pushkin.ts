@@ -1,9 +1,8 @@
 import { generateRequestDetails } from 'web-push';
 import type { Device, Notification } from '../../notification/types';
-import { errorText } from '../fcm/client';
-import { parseRetryAfter } from '../fcm/reasons';
+import { errorText } from '../../util/error-text';
 import type { DispatchContext, DispatchOutcome, Pushkin, PushkinEnv } from '../pushkin';
-import { DEFAULT_RETRY_POLICY, withRetries, type RetryPolicy } from '../retry';
+import { DEFAULT_RETRY_POLICY, parseRetryAfter, withRetries, type RetryPolicy } from '../retry';
 import { PushServiceClient, type PushServiceResponse } from './client';
 import type { WebPushConfig } from './config';
 import { checkEndpoint, EndpointRefusedError, type EndpointPolicy, type EndpointRefusal } from './endpoint';
@@ -117,15 +116,10 @@ export class WebPushPushkin implements Pushkin {
   private async send(request: PreparedRequest, ctx: DispatchContext): Promise<DispatchOutcome> {
     const metrics = this.env.metrics;
     metrics.pendingWebpushRequests.inc();
-    let queuedMs: number;
-    try {
-      queuedMs = await this.client.acquire(ctx.signal);
-    } catch {
-      return { kind: 'retry', reason: 'no free push service connection before the deadline' };
-    } finally {
-      metrics.pendingWebpushRequests.dec();
-    }
-    metrics.webpushQueueTime.observe(queuedMs / 1000);
+    const slot = await this.client.acquire(ctx.signal);
+    metrics.pendingWebpushRequests.dec();
+    if (slot.outcome !== 'granted') return { kind: 'retry', reason: 'no free push service connection before the deadline' };
+    metrics.webpushQueueTime.observe(slot.waitedMs / 1000);
     metrics.activeWebpushRequests.inc();
     const stopTimer = metrics.webpushRequestTime.startTimer();
     let response: PushServiceResponse;

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { classifyAnswer, parseRetryAfter, type Verdict } from '../../../../src/pushkins/apns/reasons';
+import { classifyAnswer, type Verdict } from '../../../../src/pushkins/apns/reasons';
 
 describe('pushkins/apns/reasons', () => {
   const table: Array<[number, string | undefined, Verdict]> = [
@@ -54,13 +54,4 @@ describe('pushkins/apns/reasons', () => {
     assert.notEqual(classifyAnswer(400, 'Unregistered').verdict, 'rejected');
   });
 
-  it('reads Retry-After as seconds or an HTTP date', () => {
-    const now = Date.parse('2026-01-01T00:00:00Z');
-    assert.equal(parseRetryAfter('2', now), 2_000);
-    assert.equal(parseRetryAfter(' 0 ', now), 0);
-    assert.equal(parseRetryAfter('Thu, 01 Jan 2026 00:00:30 GMT', now), 30_000);
-    assert.equal(parseRetryAfter('Wed, 31 Dec 2025 23:00:00 GMT', now), 0);
-    assert.equal(parseRetryAfter('soon', now), undefined);
-    assert.equal(parseRetryAfter(undefined, now), undefined);
-  });
 });

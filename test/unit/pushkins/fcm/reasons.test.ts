@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { classifyFcmError, parseFcmError, parseRetryAfter } from '../../../../src/pushkins/fcm/reasons';
+import { classifyFcmError, parseFcmError } from '../../../../src/pushkins/fcm/reasons';
 
 const FCM_ERROR = 'type.googleapis.com/google.firebase.fcm.v1.FcmError';
 
@@ -68,13 +68,4 @@ describe('pushkins/fcm/reasons', () => {
     assert.equal(mis.kind === 'misconfigured' && mis.label, 'SENDER_ID_MISMATCH');
   });
 
-  it('parses Retry-After as seconds or an HTTP date', () => {
-    const now = Date.parse('2026-01-01T00:00:00Z');
-    assert.equal(parseRetryAfter('5', now), 5000);
-    assert.equal(parseRetryAfter(['2'], now), 2000);
-    assert.equal(parseRetryAfter('Thu, 01 Jan 2026 00:00:10 GMT', now), 10_000);
-    assert.equal(parseRetryAfter('Wed, 31 Dec 2025 00:00:00 GMT', now), 0);
-    assert.equal(parseRetryAfter(undefined, now), undefined);
-    assert.equal(parseRetryAfter('soon', now), undefined);
-  });
 });
