@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createServer, type IncomingMessage } from 'node:http';
-import { connect, type AddressInfo, type Socket } from 'node:net';
 import { gcpMetadata } from 'google-auth-library';
 import { apnsTestPki } from '../helpers/apns-pki';
 import { setEnv } from '../helpers/env';
@@ -9,6 +7,7 @@ import { FCM, FcmMock, testKeys, type Answer } from '../helpers/fcm-mock';
 import { notifyBody, startGateway, type RunningGateway } from '../helpers/gateway';
 import { tempDir } from '../helpers/temp';
 import { assertUpstreamNotifyResponse } from '../helpers/upstream-schema';
+import { ConnectProxy } from '../helpers/connect-proxy';
 
 const NOTIFY = '/_matrix/push/v1/notify';
 const APP = 'com.example.android';
@@ -431,32 +430,19 @@ describe('FCM HTTP v1 pushkin (against a mock FCM and token endpoint)', function
   });
 
   it('sends FCM and token traffic through the configured proxy', async () => {
-    const tunnels: string[] = [];
-    const proxy = createServer();
-    proxy.on('connect', (req: IncomingMessage, client: Socket, head: Buffer) => {
-      tunnels.push(req.url ?? '');
-      const [host, port] = (req.url ?? '').split(':');
-      const upstream = connect(Number(port), host, () => {
-        client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-        upstream.write(head);
-        upstream.pipe(client).pipe(upstream);
-      });
-      upstream.on('error', () => client.destroy());
-      client.on('error', () => upstream.destroy());
-    });
-    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const proxy = await ConnectProxy.start('herald', 'proxy-secret');
     try {
-      const proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+      const proxyUrl = `http://herald:proxy-secret@127.0.0.1:${proxy.port}`;
       gw = await startGateway(`proxy: ${JSON.stringify(proxyUrl)}\napps:\n${mock.appYaml(APP)}\n`);
       const reply = await notify(gw, {}, { pushkey: 'tok-proxied' });
       assert.equal(reply.status, 200);
       assert.equal(mock.sendsTo('tok-proxied').length, 1);
+      const tunnels = proxy.tunnels.map((tunnel) => tunnel.target);
       assert.ok(tunnels.length >= 2 && tunnels.every((t) => t === new URL(mock.url).host), tunnels.join());
     } finally {
       await gw?.close();
       gw = undefined;
-      proxy.closeAllConnections();
-      await new Promise((resolve) => proxy.close(resolve));
+      await proxy.close();
     }
   });
 

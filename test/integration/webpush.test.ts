@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage } from 'node:http';
-import { connect, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { Metrics } from '../../src/metrics/metrics';
 import { readWebPushConfig } from '../../src/pushkins/webpush/config';
@@ -16,6 +14,7 @@ import { notifyBody, startGateway, type RunningGateway } from '../helpers/gatewa
 import { tempDir } from '../helpers/temp';
 import { assertUpstreamNotifyResponse } from '../helpers/upstream-schema';
 import { WebPushMock, type MockSubscription } from '../helpers/webpush-mock';
+import { ConnectProxy } from '../helpers/connect-proxy';
 
 const NOTIFY = '/_matrix/push/v1/notify';
 const APP = 'com.example.web';
@@ -323,40 +322,27 @@ describe('Web Push pushkin (against a mock push service that decrypts what it ge
     });
 
     it('goes through the configured proxy (the name still checked)', async () => {
-      const tunnels: string[] = [];
-      const proxy = createServer();
-      proxy.on('connect', (req: IncomingMessage, client: Socket, head: Buffer) => {
-        tunnels.push(req.url ?? '');
-        const [host, port] = (req.url ?? '').split(':');
-        const upstream = connect(Number(port), host, () => {
-          client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-          upstream.write(head);
-          upstream.pipe(client).pipe(upstream);
-        });
-        upstream.on('error', () => client.destroy());
-        client.on('error', () => upstream.destroy());
-      });
-      await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+      const proxy = await ConnectProxy.start('herald', 'proxy-secret');
+      const tunnels = () => proxy.tunnels.map((tunnel) => tunnel.target);
       try {
-        const proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+        const proxyUrl = `http://herald:proxy-secret@127.0.0.1:${proxy.port}`;
         const g = await start({}, `proxy: ${JSON.stringify(proxyUrl)}\n`);
         const sub = mock.subscribe();
         const reply = await notify(g, device(sub));
         assert.equal(reply.status, 200);
         assert.equal(mock.receivedBy(sub)[0]?.httpVersion, '1.1');
-        assert.deepEqual(tunnels, [new URL(mock.origin).host]);
+        assert.deepEqual(tunnels(), [new URL(mock.origin).host]);
         await gw?.close();
         gw = undefined;
 
         const strict = await start({ allow_private_endpoints: false }, `proxy: ${JSON.stringify(proxyUrl)}\n`);
         const refused = await notify(strict, device(mock.subscribe('localhost')));
         assert.equal(refused.body.devices?.[0]?.outcome, 'failed');
-        assert.equal(tunnels.length, 1, 'no tunnel opened to a loopback name');
+        assert.equal(tunnels().length, 1, 'no tunnel opened to a loopback name');
       } finally {
         await gw?.close();
         gw = undefined;
-        proxy.closeAllConnections();
-        await new Promise((resolve) => proxy.close(resolve));
+        await proxy.close();
       }
     });
   });
