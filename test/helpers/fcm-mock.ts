@@ -5,6 +5,7 @@ import { createSecureServer, type Http2SecureServer, type Http2ServerRequest, ty
 import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
 import { tempDir } from './temp';
+import { ConcurrencyBarrier } from './concurrency-barrier';
 
 /** One scripted answer: an HTTP status with FCM's JSON error body, or a network misbehaviour. */
 export interface Answer {
@@ -103,7 +104,7 @@ export class FcmMock {
   private readonly issued = new Map<string, number>();
   private readonly sockets = new Set<Socket>();
   private readonly hanging = new Set<Response>();
-  private barrier?: { size: number; waiting: Array<() => void> };
+  private readonly barrier = new ConcurrencyBarrier();
   private tokenHold?: Promise<void>;
   /** Token requests waiting on holdTokens(). */
   tokenHeld = 0;
@@ -178,13 +179,7 @@ export class FcmMock {
 
   /** Holds every send's answer until `size` sends are in flight at once (proves concurrency). */
   holdUntilConcurrent(size: number): void {
-    const barrier = { size, waiting: [] as Array<() => void> };
-    this.barrier = barrier;
-    // A gateway that sends one at a time would never fill it: let go after a while so the test fails on counts, not on a hang.
-    setTimeout(() => {
-      if (this.barrier === barrier) this.barrier = undefined;
-      for (const release of barrier.waiting.splice(0)) release();
-    }, 10_000).unref();
+    this.barrier.holdUntil(size);
   }
 
   /** Forget every issued token: the next send with one is answered 401. */
@@ -322,7 +317,7 @@ export class FcmMock {
     this.inFlight++;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
     try {
-      await this.waitAtBarrier();
+      await this.barrier.wait();
     } finally {
       this.inFlight--;
     }
@@ -340,18 +335,6 @@ export class FcmMock {
       return answer(res, { status: 200, body: { name: `projects/${this.projectId}/messages/${randomBytes(8).toString('hex')}` } });
     }
     answer(res, next);
-  }
-
-  private waitAtBarrier(): Promise<void> {
-    const barrier = this.barrier;
-    if (!barrier) return Promise.resolve();
-    return new Promise((resolve) => {
-      barrier.waiting.push(resolve);
-      if (barrier.waiting.length >= barrier.size) {
-        this.barrier = undefined;
-        for (const release of barrier.waiting.splice(0)) release();
-      }
-    });
   }
 }
 

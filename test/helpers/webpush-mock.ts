@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createSecureServer, type Http2SecureServer, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
+import { ConcurrencyBarrier } from './concurrency-barrier';
 
 type Request = IncomingMessage | Http2ServerRequest;
 type Response = ServerResponse | Http2ServerResponse;
@@ -59,7 +60,7 @@ export class WebPushMock {
   connections = 0;
   inFlight = 0;
   maxInFlight = 0;
-  private barrier?: { size: number; waiting: Array<() => void> };
+  private readonly barrier = new ConcurrencyBarrier();
   private server!: Http2SecureServer | HttpsServer;
   origin = '';
 
@@ -97,13 +98,7 @@ export class WebPushMock {
 
   /** Holds every answer until `size` requests are in flight at once (proves concurrency). */
   holdUntilConcurrent(size: number): void {
-    const barrier = { size, waiting: [] as Array<() => void> };
-    this.barrier = barrier;
-    // A gateway that sends one at a time never fills it: let go after a while so the test fails on counts, not on a hang.
-    setTimeout(() => {
-      if (this.barrier === barrier) this.barrier = undefined;
-      for (const release of barrier.waiting.splice(0)) release();
-    }, 10_000).unref();
+    this.barrier.holdUntil(size);
   }
 
   receivedBy(subscription: MockSubscription): ReceivedPush[] {
@@ -130,7 +125,7 @@ export class WebPushMock {
     this.inFlight++;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
     try {
-      await this.waitAtBarrier();
+      await this.barrier.wait();
     } finally {
       this.inFlight--;
     }
@@ -173,17 +168,6 @@ export class WebPushMock {
     reply(res, { status: 201 });
   }
 
-  private waitAtBarrier(): Promise<void> {
-    const barrier = this.barrier;
-    if (!barrier) return Promise.resolve();
-    return new Promise((resolve) => {
-      barrier.waiting.push(resolve);
-      if (barrier.waiting.length >= barrier.size) {
-        this.barrier = undefined;
-        for (const release of barrier.waiting.splice(0)) release();
-      }
-    });
-  }
 
   /** RFC 8292: `vapid t=<JWT>, k=<public key>`, the JWT signed ES256 by that key, for this origin. */
   private checkVapid(authorization: string | undefined): { claims: ReceivedPush['vapid'] } | { problem: string } {

@@ -1,0 +1,31 @@
+/**
+ * For mocks proving that a gateway sends concurrently: once `holdUntil(size)` is called,
+ * every arrival waits until `size` are waiting at once, then all go on. A gateway that
+ * sends one at a time never fills it, so the hold ends after 10 s and the test fails on
+ * its counts rather than on a hang.
+ */
+export class ConcurrencyBarrier {
+  private current?: { size: number; waiting: Array<() => void> };
+
+  holdUntil(size: number): void {
+    const barrier = { size, waiting: [] as Array<() => void> };
+    this.current = barrier;
+    setTimeout(() => {
+      if (this.current === barrier) this.current = undefined;
+      for (const release of barrier.waiting.splice(0)) release();
+    }, 10_000).unref();
+  }
+
+  /** Resolves at once unless a hold is on. */
+  wait(): Promise<void> {
+    const barrier = this.current;
+    if (!barrier) return Promise.resolve();
+    return new Promise((resolve) => {
+      barrier.waiting.push(resolve);
+      if (barrier.waiting.length >= barrier.size) {
+        this.current = undefined;
+        for (const release of barrier.waiting.splice(0)) release();
+      }
+    });
+  }
+}
