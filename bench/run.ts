@@ -181,7 +181,13 @@ function heraldWarnings(logFile: string): { count: number; first?: string; lines
   // Config warnings at start-up (`config` field) are not the scenario's doing.
   const lines = readLogLines(logFile, /"level":[4-6]0/).filter((line) => Number(line.level) >= 40 && line.config === undefined);
   const first = lines[0];
-  return { count: lines.length, lines, ...(first ? { first: String(first.msg) } : {}) };
+  return { count: lines.length, lines, ...(first ? { first: describeLine(first) } : {}) };
+}
+
+/** A log line's message with the fields that say why (error, why), for the report. */
+function describeLine(line: Record<string, unknown>): string {
+  const why = line.error ?? line.why ?? (line.err as { message?: unknown } | undefined)?.message;
+  return why === undefined ? String(line.msg) : `${String(line.msg)}: ${String(why)}`;
 }
 
 async function startHerald(ctx: Context, logLevel: string, label: string): Promise<RunningHerald> {

@@ -1,12 +1,12 @@
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import type { AppConfig, HeraldConfig } from './config/config';
 import { Dispatcher } from './dispatch/dispatcher';
 import { AppRouter } from './dispatch/router';
 import { ConnectionDrain } from './http/drain';
-import { guardServer, serverOptions } from './http/protocol';
-import { createHttpApp } from './http/server';
+import { guardServer } from './http/protocol';
+import { createHttpApp, createHttpServer } from './http/server';
 import { Metrics } from './metrics/metrics';
 import { createMetricsServer } from './metrics/server';
 import { InflightLimitedPushkin } from './pushkins/limit';
@@ -98,7 +98,7 @@ export class Gateway {
   async listen(): Promise<AddressInfo[]> {
     const addresses: AddressInfo[] = [];
     for (const host of this.config.http.bindAddresses) {
-      const server = createServer(serverOptions(this.config.http), this.app);
+      const server = createHttpServer(this.app, this.config.http);
       guardServer(server, this.config.http, this.log, this.metrics);
       this.drains.push(new ConnectionDrain(server));
       addresses.push(await listenOn(server, this.config.http.port, host));
