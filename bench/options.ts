@@ -27,9 +27,15 @@ export const USAGE = `npm run bench -- [options]      (or: node dist/bench/run.j
 
   --duration S        measured seconds per scenario (default 10)
   --warmup S          warm-up seconds before each measurement, not counted (default 5)
-  --connections N     concurrent connections of the load generator (default 50)
+  --connections N     concurrent connections of the load generator (default 50;
+                      ${SCENARIOS.filter((s) => s.connections !== undefined).map((s) => `${s.name} always uses ${s.connections}`).join(', ')})
   --scenarios a,b     which scenarios, in order (default all):
                         ${SCENARIOS.map((s) => s.name).join(', ')}
+                      apns_1conn: the apns body at 1 connection; right before it is
+                      measured, the bench measures the APNs mock's own round trip
+                      (node-apn, one send at a time) for the latency target
+                      Every run with a Herald scenario also reads Herald's idle RSS on
+                      config.sample.yaml (3 starts, 2 s without requests each)
   --soak S            leak check: RSS after warm-up vs after S s at full load (default 60; 0 skips)
   --soak-scenario X   scenario for the leak check (default mixed20)
   --workers N         adds \`workers: N\` to Herald's config (node:cluster; needs --store redis)

@@ -2,9 +2,11 @@ import { execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { parseDocument } from 'yaml';
 import type { LoadResult, LoadSpec } from './loader';
+import type { MockRoundTripResult, MockRoundTripSpec } from './mock-rtt';
 import type { MocksInfo } from './mocks';
 import { parseOptions, USAGE, type BenchOptions } from './options';
 import { formatSummary, readProfile, summarize } from './profile-summary';
@@ -12,19 +14,34 @@ import {
   collectOutput,
   CpuWatch,
   freePort,
+  HOST,
   httpPost,
   installExitHandlers,
   isStopping,
   killAll,
   onExit,
+  processTree,
+  procStatusBytes,
   readJsonLine,
   RssSampler,
   spawnChild,
   stopChild,
+  waitForExit,
   waitForHttp200,
 } from './procs';
 import { startRedisServer } from './redis';
-import { evaluateTargets, formatCpuTable, formatTable, formatTargets, MB, median, type BenchReport, type ScenarioResult, type SoakResult } from './report';
+import {
+  evaluateTargets,
+  formatCpuTable,
+  formatTable,
+  formatTargets,
+  MB,
+  median,
+  type BenchReport,
+  type IdleRssResult,
+  type ScenarioResult,
+  type SoakResult,
+} from './report';
 import { APP_APNS, APP_FCM, APP_NOOP, bodyParts, NOTIFY_PATH, scenario, type Scenario } from './scenarios';
 import { measureStoreMemory, type StoreMemoryResult } from './store-memory';
 import { runWrk, wrkPath } from './wrk';
@@ -34,8 +51,10 @@ import { runWrk, wrkPath } from './wrk';
  * mock upstreams the tests use, everything on 127.0.0.1. See docs/performance.md.
  *
  * Processes: this one (orchestration, RSS sampling), the mocks (bench/mocks.ts), Herald
- * from dist/ (a fresh one per scenario), the ceiling server (bench/ceiling.ts) and the
- * load generator (wrk, or autocannon in bench/load.ts). Every child is stopped on exit,
+ * from dist/ (a fresh one per scenario, and three on config.sample.yaml for the idle RSS),
+ * the ceiling server (bench/ceiling.ts), the load generator (wrk, or autocannon in
+ * bench/load.ts) and, before apns_1conn, node-apn alone against the APNs mock
+ * (bench/mock-rtt.ts). Every child is stopped on exit,
  * error or Ctrl-C, and every wait is bounded.
  */
 
@@ -44,6 +63,13 @@ const HERALD_BIN = join(ROOT, 'dist', 'src', 'main.js');
 const BENCH_DIR = __dirname;
 /** Start-up (and any single wait for a child) may not take longer than this. */
 const START_TIMEOUT_MS = 30_000;
+/** The repository's sample configuration, whose idle memory is a target. */
+const SAMPLE_CONFIG = join(ROOT, 'config.sample.yaml');
+/** Idle RSS: Herald starts on the sample this many times and sits this long without requests before VmRSS is read. */
+const IDLE_RSS_STARTS = 3;
+const IDLE_MS = 2_000;
+/** App keys that name files: Herald resolves them against its config file's directory. */
+const FILE_KEYS = ['certfile', 'keyfile', 'ca_file', 'service_account_file', 'vapid_private_key'] as const;
 
 interface Context {
   readonly opts: BenchOptions;
@@ -261,7 +287,7 @@ async function runLoad(ctx: Context, port: number, sc: Scenario, durationS: numb
     port,
     path: NOTIFY_PATH,
     parts: bodyParts(sc.body),
-    connections: ctx.opts.connections,
+    connections: sc.connections ?? ctx.opts.connections,
     durationS,
     nonce: `${ctx.runId}p${++ctx.phase}`,
     threads: ctx.opts.threads,
@@ -309,8 +335,34 @@ async function startCeiling(): Promise<{ child: ChildProcess; port: number }> {
   return { child, port };
 }
 
+/** The mock round trip's own warm-up: long enough for node-apn's connection, its JWT and the JIT. */
+function mockRoundTripWarmupS(ctx: Context): number {
+  return Math.min(2, Math.max(1, ctx.opts.warmupS));
+}
+
+/**
+ * The APNs mock's round trip with node-apn alone, one send at a time (bench/mock-rtt.ts in
+ * its own process), for the scenario's duration after a short warm-up of its own.
+ */
+async function measureMockRoundTrip(ctx: Context): Promise<MockRoundTripResult> {
+  const apns = ctx.mocks?.apns;
+  if (!apns) throw new Error('the mocks are not running');
+  const spec: MockRoundTripSpec = { ...apns, warmupS: mockRoundTripWarmupS(ctx), durationS: ctx.opts.durationS };
+  const child = spawnChild(process.execPath, [join(BENCH_DIR, 'mock-rtt.js'), JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const result = await readJsonLine<MockRoundTripResult>(child, (spec.warmupS + spec.durationS + 60) * 1000, 'mock round trip');
+  await waitForExit(child, 10_000);
+  return result;
+}
+
 async function runScenario(ctx: Context, sc: Scenario): Promise<ScenarioResult> {
-  const base = { name: sc.name, description: sc.description, target: sc.target, devices: sc.devices, logLevel: sc.target === 'herald' ? (sc.logLevel ?? 'warn') : '-' };
+  const base = {
+    name: sc.name,
+    description: sc.description,
+    target: sc.target,
+    devices: sc.devices,
+    logLevel: sc.target === 'herald' ? (sc.logLevel ?? 'warn') : '-',
+    connections: sc.connections ?? ctx.opts.connections,
+  };
   let child: ChildProcess;
   let port: number;
   let herald: RunningHerald | undefined;
@@ -330,6 +382,20 @@ async function runScenario(ctx: Context, sc: Scenario): Promise<ScenarioResult> 
     await checkAnswer(port, sc);
     if (ctx.opts.warmupS > 0) await drain(await runLoad(ctx, port, sc, ctx.opts.warmupS));
     checkAlive(herald, `${sc.name} warm-up`);
+    // Right before the measurement and not during it: the two would share the mock and the cores.
+    let mockRoundTrip: { mockRoundTrip: MockRoundTripResult } | { mockRoundTripError: string } | undefined;
+    if (sc.mockRoundTrip) {
+      log(`  APNs mock round trip: node-apn alone, one send at a time, ${mockRoundTripWarmupS(ctx)} s warm-up + ${ctx.opts.durationS} s`);
+      try {
+        const rtt = await measureMockRoundTrip(ctx);
+        mockRoundTrip = { mockRoundTrip: rtt };
+        log(`  ${rtt.n} sends, p50 ${rtt.p50.toFixed(2)} ms, p99 ${rtt.p99.toFixed(2)} ms, max ${rtt.max.toFixed(2)} ms`);
+      } catch (err) {
+        mockRoundTrip = { mockRoundTripError: (err as Error).message };
+        log(`  the mock round trip failed: ${(err as Error).message}`);
+      }
+      checkAlive(herald, `${sc.name} (during the mock round trip)`);
+    }
     const rssAfterWarmupBytes = sampler.sample();
     const { load, cpu } = await measure(ctx, port, child.pid as number, sc, ctx.opts.durationS);
     checkAlive(herald, sc.name);
@@ -356,6 +422,7 @@ async function runScenario(ctx: Context, sc: Scenario): Promise<ScenarioResult> 
       cpu,
       ...(herald ? { startupMs: herald.startupMs, heraldWarnings: warnings.count, ...(warnings.first ? { firstWarning: warnings.first } : {}) } : {}),
       ...(profile ? { profile } : {}),
+      ...mockRoundTrip,
     };
   } catch (err) {
     sampler.stop();
@@ -364,6 +431,68 @@ async function runScenario(ctx: Context, sc: Scenario): Promise<ScenarioResult> 
     const warnings = herald ? heraldWarnings(herald.logFile) : undefined;
     return { ...base, error: `${(err as Error).message}${warnings?.first ? ` (Herald logged: ${warnings.first})` : ''}` };
   }
+}
+
+/**
+ * The repository's config.sample.yaml for a bench run: its HTTP port replaced by `port` and
+ * bound to 127.0.0.1, a metrics listener (if the sample turns one on) moved to a free port,
+ * and any relative file an app names made absolute against the repository (the copy lives
+ * in a temp dir, and Herald resolves relative paths against its config file's directory).
+ */
+async function sampleConfig(port: number): Promise<string> {
+  const doc = parseDocument(readFileSync(SAMPLE_CONFIG, 'utf8'));
+  if (doc.errors.length > 0) throw new Error(`${SAMPLE_CONFIG}: ${doc.errors[0]?.message}`);
+  doc.setIn(['http', 'port'], port);
+  doc.setIn(['http', 'bind_addresses'], doc.createNode([HOST]));
+  const plain = doc.toJS() as { apps?: Record<string, Record<string, unknown> | null>; metrics?: { prometheus?: { enabled?: unknown } } };
+  if (plain.metrics?.prometheus?.enabled === true) {
+    doc.setIn(['metrics', 'prometheus', 'port'], await freePort());
+    doc.setIn(['metrics', 'prometheus', 'address'], HOST);
+  }
+  for (const [id, app] of Object.entries(plain.apps ?? {})) {
+    for (const key of FILE_KEYS) {
+      const value = app?.[key];
+      if (typeof value === 'string' && !isAbsolute(value)) doc.setIn(['apps', id, key], resolve(ROOT, value));
+    }
+  }
+  return doc.toString();
+}
+
+/**
+ * Idle RSS: Herald started on config.sample.yaml, left without a request for IDLE_MS, then
+ * VmRSS summed over its process tree; the median of IDLE_RSS_STARTS starts. These starts
+ * are not counted in the start-up figure (a different configuration from the scenarios').
+ */
+async function measureIdleRss(ctx: Context): Promise<IdleRssResult> {
+  const samplesBytes: number[] = [];
+  const startupsMs: number[] = [];
+  let processes = 0;
+  for (let i = 0; i < IDLE_RSS_STARTS && !isStopping(); i++) {
+    const port = await freePort();
+    const dir = join(ctx.tmp, `herald-${++ctx.phase}-idle`);
+    mkdirSync(dir);
+    const configFile = join(dir, 'config.sample.yaml');
+    writeFileSync(configFile, await sampleConfig(port));
+    const logFd = openSync(join(dir, 'herald.log'), 'w');
+    const started = performance.now();
+    const child = spawnChild(process.execPath, [HERALD_BIN, '--config', configFile], { cwd: dir, stdio: ['ignore', logFd, 'pipe'] });
+    closeSync(logFd);
+    const output = collectOutput(child);
+    try {
+      startupsMs.push(await waitForHttp200(port, '/health', started, START_TIMEOUT_MS, child));
+      await sleep(IDLE_MS);
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`exited while idle (code ${child.exitCode}, signal ${child.signalCode})`);
+      const tree = processTree(child.pid as number);
+      processes = tree.length;
+      samplesBytes.push(tree.reduce((sum, pid) => sum + (procStatusBytes(pid, 'VmRSS') ?? 0), 0));
+    } catch (err) {
+      throw new Error(`Herald on config.sample.yaml: ${(err as Error).message}\n${output.stderr()}`);
+    } finally {
+      await stopChild(child, 5_000);
+    }
+  }
+  if (samplesBytes.length === 0) throw new Error('idle RSS: no start finished');
+  return { config: 'config.sample.yaml', idleMs: IDLE_MS, samplesBytes, medianBytes: median(samplesBytes), processes, startupsMs: startupsMs.map((ms) => Math.round(ms)) };
 }
 
 async function runSoak(ctx: Context): Promise<SoakResult> {
@@ -434,7 +563,12 @@ async function main(): Promise<number> {
   const needsHerald = scenarios.some((s) => s.target === 'herald') || opts.soakS > 0;
 
   // A bound on the whole run, whatever goes wrong: every phase plus generous slack.
-  const phases = scenarios.length * (opts.warmupS + opts.durationS + 60) + (opts.soakS > 0 ? opts.soakS + opts.warmupS + 90 : 0) + 120;
+  const phases =
+    scenarios.length * (opts.warmupS + opts.durationS + 60) +
+    scenarios.filter((s) => s.mockRoundTrip).length * (2 + opts.durationS + 30) +
+    (needsHerald ? IDLE_RSS_STARTS * 15 : 0) +
+    (opts.soakS > 0 ? opts.soakS + opts.warmupS + 90 : 0) +
+    120;
   setTimeout(() => {
     log(`the run took longer than ${phases} s: giving up`);
     killAll('SIGTERM');
@@ -458,7 +592,10 @@ async function main(): Promise<number> {
     ...(opts.set.length > 0 ? { settings: Object.fromEntries(opts.set) } : {}),
   };
   console.log(`Herald benchmark — commit ${meta.commit}, node ${meta.node}, ${meta.cpus} CPUs (${meta.cpuModel})`);
-  console.log(`load generator: ${meta.loader}; ${opts.connections} connections; ${opts.warmupS} s warm-up + ${opts.durationS} s measured per scenario`);
+  const ownConnections = scenarios.filter((s) => s.connections !== undefined).map((s) => `${s.name}: ${s.connections}`);
+  console.log(
+    `load generator: ${meta.loader}; ${opts.connections} connections${ownConnections.length > 0 ? ` (${ownConnections.join(', ')})` : ''}; ${opts.warmupS} s warm-up + ${opts.durationS} s measured per scenario`,
+  );
   console.log(`load average before: ${loadAverageBefore.join(' ')} (other work on the machine skews every number)`);
   if (opts.set.length > 0) console.log(`extra Herald settings: ${opts.set.map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(', ')}`);
   if (opts.profile) console.log('profiling: Herald runs under node --cpu-prof (slower than unprofiled)');
@@ -480,6 +617,18 @@ async function main(): Promise<number> {
     startups: [],
   };
   if (ctx.mocks) log(`mocks ready: APNs ${ctx.mocks.apns.url}, FCM ${ctx.mocks.fcm.url}`);
+
+  // First, while nothing else of the run is busy.
+  let idleRss: IdleRssResult | undefined;
+  if (needsHerald) {
+    log(`idle RSS: Herald on config.sample.yaml, ${IDLE_RSS_STARTS} starts, ${IDLE_MS / 1000} s without requests each`);
+    try {
+      idleRss = await measureIdleRss(ctx);
+      log(`  ${idleRss.samplesBytes.map((b) => (b / MB).toFixed(1)).join(', ')} MB`);
+    } catch (err) {
+      log(`idle RSS failed: ${(err as Error).message}`);
+    }
+  }
 
   const results: ScenarioResult[] = [];
   for (const sc of scenarios) {
@@ -515,7 +664,7 @@ async function main(): Promise<number> {
   }
 
   const startup = ctx.startups.length > 0 ? { samplesMs: ctx.startups.map((ms) => Math.round(ms)), medianMs: median(ctx.startups), maxMs: Math.max(...ctx.startups) } : undefined;
-  const targets = evaluateTargets(results, startup, soak, storeMemory);
+  const targets = evaluateTargets(results, startup, soak, storeMemory, idleRss);
   const report: BenchReport = {
     meta: {
       ...meta,
@@ -528,6 +677,7 @@ async function main(): Promise<number> {
     ...(startup ? { startup } : {}),
     ...(soak ? { soak } : {}),
     ...(storeMemory ? { storeMemory } : {}),
+    ...(idleRss ? { idleRss } : {}),
     targets,
   };
 
@@ -545,6 +695,21 @@ async function main(): Promise<number> {
     }
   }
   if (startup) console.log(`start-up (spawn → first 200 on /health): median ${startup.medianMs.toFixed(0)} ms, max ${startup.maxMs.toFixed(0)} ms, ${startup.samplesMs.length} starts`);
+  if (idleRss) {
+    console.log(
+      `idle RSS (config.sample.yaml, ${idleRss.idleMs / 1000} s after the first 200 on /health, no requests): median ${(idleRss.medianBytes / MB).toFixed(1)} MB of ${idleRss.samplesBytes.map((b) => (b / MB).toFixed(1)).join(', ')} MB (${idleRss.samplesBytes.length} starts, ${idleRss.processes} process${idleRss.processes > 1 ? 'es' : ''}; start-up ${idleRss.startupsMs.join(', ')} ms)`,
+    );
+  }
+  const oneConn = results.find((r) => r.name === 'apns_1conn');
+  if (oneConn?.mockRoundTrip) {
+    const rtt = oneConn.mockRoundTrip;
+    const through = oneConn.load ? `p50 ${oneConn.load.latencyMs.p50.toFixed(2)} ms, p99 ${oneConn.load.latencyMs.p99.toFixed(2)} ms through Herald (apns_1conn)` : 'apns_1conn failed';
+    console.log(
+      `APNs mock round trip (node-apn alone, one send at a time, ${rtt.n} sends): p50 ${rtt.p50.toFixed(2)} ms, p99 ${rtt.p99.toFixed(2)} ms, max ${rtt.max.toFixed(2)} ms; ${through}`,
+    );
+  } else if (oneConn?.mockRoundTripError) {
+    console.log(`APNs mock round trip: failed (${oneConn.mockRoundTripError.split('\n')[0]})`);
+  }
   if (soak) {
     console.log(
       `leak check (${soak.scenario}, ${soak.soakS} s at ${soak.load.rps.toFixed(0)} req/s, ${soak.load.non2xx} non-2xx): RSS ${(soak.rssAfterWarmupBytes / MB).toFixed(1)} MB after warm-up → ${(soak.rssAfterSoakBytes / MB).toFixed(1)} MB (${soak.growthPct >= 0 ? '+' : ''}${soak.growthPct.toFixed(1)} %); every 10 s: ${soak.trajectory.map((p) => (p.rssBytes / MB).toFixed(0)).join(' ')} MB`,
@@ -560,7 +725,7 @@ async function main(): Promise<number> {
   for (const r of warned) console.log(`note: Herald logged ${r.heraldWarnings} warning/error lines in ${r.name}, first: ${r.firstWarning}`);
   console.log(`load average after: ${report.meta.loadAverageAfter.join(' ')}`);
   console.log('');
-  console.log('targets (issue 6):');
+  console.log('targets (issues 9 and 12; start-up from issue 6):');
   console.log(formatTargets(targets));
 
   if (opts.profile) {

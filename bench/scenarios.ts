@@ -14,7 +14,7 @@ export const APP_NOOP = 'bench.noop';
 export const APP_APNS = 'bench.apns';
 export const APP_FCM = 'bench.fcm';
 
-export type ScenarioName = 'ceiling' | 'noop' | 'apns' | 'fcm' | 'apns20' | 'mixed20' | 'event_id_only' | 'noop_info';
+export type ScenarioName = 'ceiling' | 'noop' | 'apns' | 'apns_1conn' | 'fcm' | 'apns20' | 'mixed20' | 'event_id_only' | 'noop_info';
 
 export interface Scenario {
   readonly name: ScenarioName;
@@ -25,6 +25,13 @@ export interface Scenario {
   readonly devices: number;
   /** Herald's log.level for this scenario (the bench runs at warn unless told otherwise). */
   readonly logLevel?: 'info';
+  /** The load generator's connections for this scenario, whatever --connections says. */
+  readonly connections?: number;
+  /**
+   * Measure the APNs mock's own round trip (node-apn, one request at a time; bench/mock-rtt.ts)
+   * right before this scenario's measurement, for the latency target.
+   */
+  readonly mockRoundTrip?: boolean;
   /** The request body, with EVENT_ID placeholders. */
   readonly body: string;
 }
@@ -85,6 +92,15 @@ export const SCENARIOS: readonly Scenario[] = [
   { name: 'ceiling', description: 'bare node:http server: parse the JSON body, answer {"rejected":[]}', target: 'ceiling', devices: 1, body: fullBody([noopDevice()]) },
   { name: 'noop', description: 'Herald, noop pushkin, 1 device (the gateway\'s own overhead)', target: 'herald', devices: 1, body: fullBody([noopDevice()]) },
   { name: 'apns', description: 'Herald, APNs (HTTP/2 TLS mock, token auth), 1 device', target: 'herald', devices: 1, body: fullBody([apnsDevice(0)]) },
+  {
+    name: 'apns_1conn',
+    description: 'Herald, APNs, 1 device, 1 connection (latency against the mock\'s own round trip)',
+    target: 'herald',
+    devices: 1,
+    connections: 1,
+    mockRoundTrip: true,
+    body: fullBody([apnsDevice(0)]),
+  },
   { name: 'fcm', description: 'Herald, FCM v1 (mock + OAuth; --fcm-tls: over TLS and HTTP/2), 1 device', target: 'herald', devices: 1, body: fullBody([fcmDevice(0)]) },
   { name: 'apns20', description: 'Herald, APNs, 20 devices per notification (fan-out against one upstream)', target: 'herald', devices: 20, body: fullBody(Array.from({ length: 20 }, (_, i) => apnsDevice(i))) },
   { name: 'mixed20', description: 'Herald, 20 devices: 10 APNs + 10 FCM', target: 'herald', devices: 20, body: fullBody(mixed(20)) },
