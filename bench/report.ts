@@ -171,6 +171,9 @@ const ONE_DEVICE_P99_MS = 50;
 const LATENCY_ALLOWANCE_MS = 2;
 
 /** The targets the project holds (issues 9 and 12, start-up from issue 6) against this run's numbers. */
+/** A target's result in this run, or why it was not measured. */
+type Judged = { readonly measured: string; readonly pass: boolean; readonly note?: string } | { readonly missing: string };
+
 export function evaluateTargets(
   results: readonly ScenarioResult[],
   startup: BenchReport['startup'],
@@ -180,110 +183,100 @@ export function evaluateTargets(
 ): TargetResult[] {
   const get = (name: ScenarioName) => results.find((r) => r.name === name && !r.error && r.load);
   const targets: TargetResult[] = [];
+  const judge = (name: string, target: string, judged: Judged): void => {
+    targets.push('missing' in judged ? { name, target, measured: `not measured (${judged.missing})` } : { name, target, ...judged });
+  };
+
   const ceiling = get('ceiling');
-
   const noop = get('noop');
-  const noopName = 'issue 9: noop throughput';
-  if (noop?.pctOfCeiling !== undefined && ceiling) {
-    const pct = noop.pctOfCeiling;
-    targets.push({
-      name: noopName,
-      target: '≥ 15 % of ceiling',
-      measured: `${pct.toFixed(1)} % (${fmt(noop.rps)} of ${fmt(ceiling.rps)} req/s)`,
-      pass: pct >= 15,
-      note: pct >= 15 ? `${(pct / 15).toFixed(2)}× the target` : `short by ${(15 - pct).toFixed(1)} points: needs ${((15 / pct - 1) * 100).toFixed(0)} % more req/s`,
-    });
-  } else {
-    targets.push({ name: noopName, target: '≥ 15 % of ceiling', measured: 'not measured (needs ceiling and noop)' });
-  }
+  const pct = noop?.pctOfCeiling;
+  judge(
+    'issue 9: noop throughput',
+    '≥ 15 % of ceiling',
+    pct !== undefined && ceiling
+      ? {
+          measured: `${pct.toFixed(1)} % (${fmt(noop?.rps)} of ${fmt(ceiling.rps)} req/s)`,
+          pass: pct >= 15,
+          note: pct >= 15 ? `${(pct / 15).toFixed(2)}× the target` : `short by ${(15 - pct).toFixed(1)} points: needs ${((15 / pct - 1) * 100).toFixed(0)} % more req/s`,
+        }
+      : { missing: 'needs ceiling and noop' },
+  );
 
-  const oneDevice = (name: ScenarioName, label: string): void => {
-    const target = `Herald CPU ≤ ${ONE_DEVICE_CPU_MS} ms/req, p99 ≤ ${ONE_DEVICE_P99_MS} ms, 0 non-2xx`;
+  const oneDevice = (name: ScenarioName): Judged => {
     const r = get(name);
     const cpuMs = r ? cpuMsPerRequest(r) : undefined;
-    if (!r?.load || cpuMs === undefined) {
-      targets.push({ name: `issue 9: ${label}`, target, measured: `not measured (needs ${name})` });
-      return;
-    }
+    if (!r?.load || cpuMs === undefined) return { missing: `needs ${name}` };
     const { p99 } = r.load.latencyMs;
     const bad = r.load.non2xx + r.load.errors;
     const short: string[] = [];
     if (cpuMs > ONE_DEVICE_CPU_MS) short.push(`CPU ${(cpuMs / ONE_DEVICE_CPU_MS).toFixed(2)}× the limit`);
     if (p99 > ONE_DEVICE_P99_MS) short.push(`p99 ${(p99 / ONE_DEVICE_P99_MS).toFixed(2)}× the limit`);
     if (bad > 0) short.push(`${bad} failed requests`);
-    targets.push({
-      name: `issue 9: ${label}`,
-      target,
+    return {
       measured: `${cpuMs.toFixed(3)} ms/req, p99 ${ms(p99)} ms, ${r.load.non2xx} non-2xx, ${r.load.errors} socket errors`,
       pass: short.length === 0,
       ...(short.length > 0 ? { note: short.join(', ') } : {}),
-    });
+    };
   };
-  oneDevice('apns', 'APNs 1 device');
-  oneDevice('fcm', 'FCM 1 device');
+  const oneDeviceTarget = `Herald CPU ≤ ${ONE_DEVICE_CPU_MS} ms/req, p99 ≤ ${ONE_DEVICE_P99_MS} ms, 0 non-2xx`;
+  judge('issue 9: APNs 1 device', oneDeviceTarget, oneDevice('apns'));
+  judge('issue 9: FCM 1 device', oneDeviceTarget, oneDevice('fcm'));
 
   const apns = get('apns');
   const apns20 = get('apns20');
-  const fanOutName = 'issue 12: fan-out, apns20 devices/s vs apns req/s';
-  if (apns20?.devicesPerS !== undefined && apns?.rps) {
-    const ratio = apns20.devicesPerS / apns.rps;
-    const errors = (apns20.load?.non2xx ?? 0) + (apns20.load?.errors ?? 0);
-    targets.push({
-      name: fanOutName,
-      target: '≥ 4×, 0 non-2xx',
-      measured: `${ratio.toFixed(1)}× (${fmt(apns20.devicesPerS)} devices/s vs ${fmt(apns.rps)} req/s), ${apns20.load?.non2xx ?? 0} non-2xx`,
-      pass: ratio >= 4 && errors === 0,
-    });
-  } else {
-    targets.push({ name: fanOutName, target: '≥ 4×, 0 non-2xx', measured: 'not measured (needs apns20 and apns)' });
-  }
+  judge(
+    'issue 12: fan-out, apns20 devices/s vs apns req/s',
+    '≥ 4×, 0 non-2xx',
+    apns20?.devicesPerS !== undefined && apns?.rps
+      ? {
+          measured: `${(apns20.devicesPerS / apns.rps).toFixed(1)}× (${fmt(apns20.devicesPerS)} devices/s vs ${fmt(apns.rps)} req/s), ${apns20.load?.non2xx ?? 0} non-2xx`,
+          pass: apns20.devicesPerS / apns.rps >= 4 && (apns20.load?.non2xx ?? 0) + (apns20.load?.errors ?? 0) === 0,
+        }
+      : { missing: 'needs apns20 and apns' },
+  );
 
-  const storeName = 'issue 12: memory store, bytes per entry';
-  if (storeMemory) {
-    targets.push({
-      name: storeName,
-      target: `≤ 150 at ${storeMemory.entries} entries`,
-      measured: `${storeMemory.bytesPerEntry.toFixed(1)} (V8 heap ${storeMemory.heapBytesPerEntry.toFixed(1)}, the rest typed arrays)`,
-      pass: storeMemory.bytesPerEntry <= 150,
-    });
-  } else {
-    targets.push({ name: storeName, target: '≤ 150 at 100000 entries', measured: 'not measured' });
-  }
+  judge(
+    'issue 12: memory store, bytes per entry',
+    `≤ 150 at ${storeMemory?.entries ?? 100_000} entries`,
+    storeMemory
+      ? {
+          measured: `${storeMemory.bytesPerEntry.toFixed(1)} (V8 heap ${storeMemory.heapBytesPerEntry.toFixed(1)}, the rest typed arrays)`,
+          pass: storeMemory.bytesPerEntry <= 150,
+        }
+      : { missing: 'the store measurement failed' },
+  );
 
   const peaks: Array<{ name: string; bytes: number }> = results
     .filter((r) => r.target === 'herald' && r.peakRssBytes !== undefined)
     .map((r) => ({ name: r.name, bytes: r.peakRssBytes as number }));
   if (soak) peaks.push({ name: `soak (${soak.scenario})`, bytes: soak.peakRssBytes });
-  const peakName = 'issue 12: peak RSS over the run';
-  if (peaks.length > 0) {
-    const worst = peaks.reduce((a, b) => (b.bytes > a.bytes ? b : a));
-    targets.push({
-      name: peakName,
-      target: '≤ 150 MB',
-      measured: `${(worst.bytes / MB).toFixed(1)} MB (${worst.name}, the highest of ${peaks.length} Herald runs)`,
-      pass: worst.bytes <= 150 * MB,
-      ...(soak ? {} : { note: 'the leak check did not run (--soak 0): scenarios only' }),
-    });
-  } else {
-    targets.push({ name: peakName, target: '≤ 150 MB', measured: 'not measured' });
-  }
+  const worst = peaks.length > 0 ? peaks.reduce((a, b) => (b.bytes > a.bytes ? b : a)) : undefined;
+  judge(
+    'issue 12: peak RSS over the run',
+    '≤ 150 MB',
+    worst
+      ? {
+          measured: `${(worst.bytes / MB).toFixed(1)} MB (${worst.name}, the highest of ${peaks.length} Herald runs)`,
+          pass: worst.bytes <= 150 * MB,
+          ...(soak ? {} : { note: 'the leak check did not run (--soak 0): scenarios only' }),
+        }
+      : { missing: 'no Herald scenario ran' },
+  );
 
-  const idleName = 'issue 12: idle RSS on config.sample.yaml';
-  if (idleRss) {
-    targets.push({
-      name: idleName,
-      target: '≤ 80 MB',
-      measured: `${(idleRss.medianBytes / MB).toFixed(1)} MB (${Math.round(idleRss.medianBytes / 1024)} kB; median of ${idleRss.samplesBytes.length} starts, ${(idleRss.idleMs / 1000).toFixed(0)} s idle)`,
-      pass: idleRss.medianBytes <= 80 * MB,
-    });
-  } else {
-    targets.push({ name: idleName, target: '≤ 80 MB', measured: 'not measured' });
-  }
+  judge(
+    'issue 12: idle RSS on config.sample.yaml',
+    '≤ 80 MB',
+    idleRss
+      ? {
+          measured: `${(idleRss.medianBytes / MB).toFixed(1)} MB (${Math.round(idleRss.medianBytes / 1024)} kB; median of ${idleRss.samplesBytes.length} starts, ${(idleRss.idleMs / 1000).toFixed(0)} s idle)`,
+          pass: idleRss.medianBytes <= 80 * MB,
+        }
+      : { missing: 'no Herald scenario ran, or the idle starts failed' },
+  );
 
   const oneConn = get('apns_1conn');
   const rtt = oneConn?.mockRoundTrip;
-  const latencyName = 'issue 12: APNs p99 at 1 connection';
-  const latencyTargetText = `p99 ≤ mock round trip p99 + ${LATENCY_ALLOWANCE_MS} ms`;
+  let latency: Judged;
   if (oneConn?.load && rtt) {
     const { p50, p99 } = oneConn.load.latencyMs;
     const limit = rtt.p99 + LATENCY_ALLOWANCE_MS;
@@ -291,30 +284,27 @@ export function evaluateTargets(
     if (p99 > limit) notes.push(`${ms(p99 - limit)} ms over`);
     // Not part of the target, but a p99 of failed requests means little.
     if (oneConn.load.non2xx + oneConn.load.errors > 0) notes.push(`${oneConn.load.non2xx} non-2xx, ${oneConn.load.errors} socket errors in apns_1conn`);
-    targets.push({
-      name: latencyName,
-      target: latencyTargetText,
+    latency = {
       measured: `apns_1conn p50 ${ms(p50)} ms, p99 ${ms(p99)} ms; mock round trip (node-apn, ${rtt.n} sequential sends) p50 ${ms(rtt.p50)} ms, p99 ${ms(rtt.p99)} ms → limit ${ms(limit)} ms`,
       pass: p99 <= limit,
       ...(notes.length > 0 ? { note: notes.join('; ') } : {}),
-    });
+    };
   } else {
-    const why = oneConn?.mockRoundTripError ? `the mock round trip failed: ${oneConn.mockRoundTripError.split('\n')[0]?.slice(0, 120)}` : 'needs apns_1conn';
-    targets.push({ name: latencyName, target: latencyTargetText, measured: `not measured (${why})` });
+    latency = { missing: oneConn?.mockRoundTripError ? `the mock round trip failed: ${oneConn.mockRoundTripError.split('\n')[0]?.slice(0, 120)}` : 'needs apns_1conn' };
   }
+  judge('issue 12: APNs p99 at 1 connection', `p99 ≤ mock round trip p99 + ${LATENCY_ALLOWANCE_MS} ms`, latency);
 
-  const startupName = 'start-up to first served request';
-  if (startup) {
-    targets.push({
-      name: startupName,
-      target: '≤ 1000 ms',
-      measured: `median ${startup.medianMs.toFixed(0)} ms, max ${startup.maxMs.toFixed(0)} ms over ${startup.samplesMs.length} starts`,
-      pass: startup.medianMs <= 1000,
-      ...(startup.maxMs > 1000 && startup.medianMs <= 1000 ? { note: 'some starts were slower (other load on the machine?)' } : {}),
-    });
-  } else {
-    targets.push({ name: startupName, target: '≤ 1000 ms', measured: 'not measured' });
-  }
+  judge(
+    'start-up to first served request',
+    '≤ 1000 ms',
+    startup
+      ? {
+          measured: `median ${startup.medianMs.toFixed(0)} ms, max ${startup.maxMs.toFixed(0)} ms over ${startup.samplesMs.length} starts`,
+          pass: startup.medianMs <= 1000,
+          ...(startup.maxMs > 1000 && startup.medianMs <= 1000 ? { note: 'some starts were slower (other load on the machine?)' } : {}),
+        }
+      : { missing: 'no Herald scenario ran' },
+  );
   return targets;
 }
 

@@ -2,7 +2,7 @@ import { execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
-import { isAbsolute, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseDocument } from 'yaml';
 import type { LoadResult, LoadSpec } from './loader';
@@ -68,8 +68,6 @@ const SAMPLE_CONFIG = join(ROOT, 'config.sample.yaml');
 /** Idle RSS: Herald starts on the sample this many times and sits this long without requests before VmRSS is read. */
 const IDLE_RSS_STARTS = 3;
 const IDLE_MS = 2_000;
-/** App keys that name files: Herald resolves them against its config file's directory. */
-const FILE_KEYS = ['certfile', 'keyfile', 'ca_file', 'service_account_file', 'vapid_private_key'] as const;
 
 interface Context {
   readonly opts: BenchOptions;
@@ -216,41 +214,56 @@ function describeLine(line: Record<string, unknown>): string {
   return why === undefined ? String(line.msg) : `${String(line.msg)}: ${String(why)}`;
 }
 
+/**
+ * Starts Herald in a fresh directory under the run's temp dir, on a free port, with the
+ * configuration `configText(port)` writes, and waits for its first 200 on /health. On
+ * failure the process is stopped and the error carries its stderr.
+ */
+async function launchHerald(ctx: Context, label: string, configText: (port: number) => string | Promise<string>, profile = false): Promise<RunningHerald> {
+  const port = await freePort();
+  const dir = join(ctx.tmp, `herald-${++ctx.phase}-${label}`);
+  mkdirSync(dir);
+  const configFile = join(dir, 'herald.yaml');
+  writeFileSync(configFile, await configText(port));
+  const logFile = join(dir, 'herald.log');
+  const logFd = openSync(logFile, 'w');
+  const profileDir = profile ? join(dir, 'profile') : undefined;
+  const nodeArgs = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
+  const started = performance.now();
+  const child = spawnChild(process.execPath, [...nodeArgs, HERALD_BIN, '--config', configFile], { cwd: dir, stdio: ['ignore', logFd, 'pipe'] });
+  closeSync(logFd);
+  const output = collectOutput(child);
+  try {
+    const startupMs = await waitForHttp200(port, '/health', started, START_TIMEOUT_MS, child);
+    return { child, port, startupMs, logFile, ...(profileDir ? { profileDir } : {}), stderr: output.stderr };
+  } catch (err) {
+    await stopChild(child, 2_000);
+    throw Object.assign(new Error(`Herald did not start: ${(err as Error).message}\n${output.stderr()}`), { stderr: output.stderr() });
+  }
+}
+
+/** Herald on the bench's configuration for a scenario; retried without `workers` if Herald refuses them. */
 async function startHerald(ctx: Context, logLevel: string, label: string): Promise<RunningHerald> {
   for (;;) {
-    const port = await freePort();
-    const dir = join(ctx.tmp, `herald-${++ctx.phase}-${label}`);
-    mkdirSync(dir);
-    const configFile = join(dir, 'herald.yaml');
-    // JSON is YAML.
-    writeFileSync(configFile, JSON.stringify(heraldConfig(ctx, port, logLevel), null, 2));
-    const logFile = join(dir, 'herald.log');
-    const logFd = openSync(logFile, 'w');
-    const profileDir = ctx.opts.profile ? join(dir, 'profile') : undefined;
-    const nodeArgs = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
-    const started = performance.now();
-    const child = spawnChild(process.execPath, [...nodeArgs, HERALD_BIN, '--config', configFile], { cwd: dir, stdio: ['ignore', logFd, 'pipe'] });
-    closeSync(logFd);
-    const output = collectOutput(child);
     try {
-      const startupMs = await waitForHttp200(port, '/health', started, START_TIMEOUT_MS, child);
+      // JSON is YAML.
+      const herald = await launchHerald(ctx, label, (port) => JSON.stringify(heraldConfig(ctx, port, logLevel), null, 2), ctx.opts.profile);
       if (ctx.opts.workers !== undefined && ctx.workersAccepted && ctx.workersNote === undefined) {
-        const ignored = readLogLines(logFile).some((line) => /workers/.test(JSON.stringify(line)) && /unknown key/.test(String(line.msg)));
+        const ignored = readLogLines(herald.logFile).some((line) => /workers/.test(JSON.stringify(line)) && /unknown key/.test(String(line.msg)));
         ctx.workersNote = ignored
           ? `Herald ignored \`workers: ${ctx.opts.workers}\` (unknown key): measured with one process`
           : `Herald accepted \`workers: ${ctx.opts.workers}\` (node:cluster: a primary and ${ctx.opts.workers} workers; RSS is their sum)`;
       }
-      return { child, port, startupMs, logFile, ...(profileDir ? { profileDir } : {}), stderr: output.stderr };
+      return herald;
     } catch (err) {
-      await stopChild(child, 2_000);
-      const stderr = output.stderr();
+      const stderr = (err as { stderr?: string }).stderr ?? '';
       if (ctx.opts.workers !== undefined && ctx.workersAccepted && /workers/.test(stderr)) {
         ctx.workersAccepted = false;
         ctx.workersNote = `Herald refused \`workers: ${ctx.opts.workers}\` (${stderr.trim().split('\n')[0]}): measured without it`;
         log(ctx.workersNote);
         continue;
       }
-      throw new Error(`Herald did not start: ${(err as Error).message}\n${stderr}`);
+      throw err;
     }
   }
 }
@@ -435,25 +448,18 @@ async function runScenario(ctx: Context, sc: Scenario): Promise<ScenarioResult> 
 
 /**
  * The repository's config.sample.yaml for a bench run: its HTTP port replaced by `port` and
- * bound to 127.0.0.1, a metrics listener (if the sample turns one on) moved to a free port,
- * and any relative file an app names made absolute against the repository (the copy lives
- * in a temp dir, and Herald resolves relative paths against its config file's directory).
+ * bound to 127.0.0.1, and a metrics listener (if the sample turns one on) moved to a free
+ * port. The sample's apps name no files (a relative path would resolve against the copy's
+ * temp dir and fail the start, loudly).
  */
 async function sampleConfig(port: number): Promise<string> {
   const doc = parseDocument(readFileSync(SAMPLE_CONFIG, 'utf8'));
   if (doc.errors.length > 0) throw new Error(`${SAMPLE_CONFIG}: ${doc.errors[0]?.message}`);
   doc.setIn(['http', 'port'], port);
   doc.setIn(['http', 'bind_addresses'], doc.createNode([HOST]));
-  const plain = doc.toJS() as { apps?: Record<string, Record<string, unknown> | null>; metrics?: { prometheus?: { enabled?: unknown } } };
-  if (plain.metrics?.prometheus?.enabled === true) {
+  if (doc.getIn(['metrics', 'prometheus', 'enabled']) === true) {
     doc.setIn(['metrics', 'prometheus', 'port'], await freePort());
     doc.setIn(['metrics', 'prometheus', 'address'], HOST);
-  }
-  for (const [id, app] of Object.entries(plain.apps ?? {})) {
-    for (const key of FILE_KEYS) {
-      const value = app?.[key];
-      if (typeof value === 'string' && !isAbsolute(value)) doc.setIn(['apps', id, key], resolve(ROOT, value));
-    }
   }
   return doc.toString();
 }
@@ -468,27 +474,16 @@ async function measureIdleRss(ctx: Context): Promise<IdleRssResult> {
   const startupsMs: number[] = [];
   let processes = 0;
   for (let i = 0; i < IDLE_RSS_STARTS && !isStopping(); i++) {
-    const port = await freePort();
-    const dir = join(ctx.tmp, `herald-${++ctx.phase}-idle`);
-    mkdirSync(dir);
-    const configFile = join(dir, 'config.sample.yaml');
-    writeFileSync(configFile, await sampleConfig(port));
-    const logFd = openSync(join(dir, 'herald.log'), 'w');
-    const started = performance.now();
-    const child = spawnChild(process.execPath, [HERALD_BIN, '--config', configFile], { cwd: dir, stdio: ['ignore', logFd, 'pipe'] });
-    closeSync(logFd);
-    const output = collectOutput(child);
+    const herald = await launchHerald(ctx, 'idle', sampleConfig);
     try {
-      startupsMs.push(await waitForHttp200(port, '/health', started, START_TIMEOUT_MS, child));
+      startupsMs.push(herald.startupMs);
       await sleep(IDLE_MS);
-      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`exited while idle (code ${child.exitCode}, signal ${child.signalCode})`);
-      const tree = processTree(child.pid as number);
+      checkAlive(herald, 'the idle RSS measurement');
+      const tree = processTree(herald.child.pid as number);
       processes = tree.length;
       samplesBytes.push(tree.reduce((sum, pid) => sum + (procStatusBytes(pid, 'VmRSS') ?? 0), 0));
-    } catch (err) {
-      throw new Error(`Herald on config.sample.yaml: ${(err as Error).message}\n${output.stderr()}`);
     } finally {
-      await stopChild(child, 5_000);
+      await stopChild(herald.child, 5_000);
     }
   }
   if (samplesBytes.length === 0) throw new Error('idle RSS: no start finished');
