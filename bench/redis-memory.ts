@@ -1,13 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createClient } from 'redis';
 import { Metrics } from '../src/metrics/metrics';
 import { RedisStore } from '../src/store/redis';
 import { deliveryKey } from '../src/store/store';
 import { createLogger } from '../src/util/log';
-import { installExitHandlers, killAll, onExit } from './procs';
-import { startRedisServer } from './redis';
+import { RedisServer } from '../test/helpers/redis-server';
 
 /**
  * `node dist/bench/redis-memory.js [entries]`: Redis memory per remembered item, for
@@ -27,10 +22,8 @@ function usedMemory(info: string): number {
 async function main(): Promise<void> {
   const entries = Number(process.argv[2] ?? 100_000);
   if (!Number.isInteger(entries) || entries < BATCH) throw new Error(`entries must be a whole number ≥ ${BATCH}`);
-  installExitHandlers(() => {});
-  const dir = mkdtempSync(join(tmpdir(), 'herald-redis-memory-'));
-  onExit(() => rmSync(dir, { recursive: true, force: true }));
-  const redis = await startRedisServer(dir);
+  // Stopped (and its temp dir removed) when this process exits, however it exits.
+  const redis = await RedisServer.start();
   const store = new RedisStore({
     url: redis.url,
     keyPrefix: 'herald:',
@@ -41,8 +34,7 @@ async function main(): Promise<void> {
     errors: new Metrics().storeErrors,
   });
   await store.open();
-  const client = createClient({ url: redis.url });
-  await client.connect();
+  const client = await redis.client();
   // A pushkey as long as a typical FCM registration token (the stored key is a hash of it).
   const pushkey = (i: number) => `fcm-token-${i}-`.padEnd(163, 'x');
   const kinds: Array<[string, (i: number) => Promise<unknown>]> = [
@@ -69,11 +61,10 @@ async function main(): Promise<void> {
   if (health.state !== 'ok') throw new Error(`the store failed during the run: ${health.reason}`);
   client.destroy();
   await store.close();
-  killAll();
+  await redis.stop();
 }
 
 main().catch((err: unknown) => {
   console.error(`redis-memory: ${err instanceof Error ? err.message : String(err)}`);
-  process.exitCode = 1;
-  killAll();
+  process.exit(1);
 });

@@ -29,7 +29,6 @@ import {
   waitForExit,
   waitForHttp200,
 } from './procs';
-import { startRedisServer } from './redis';
 import {
   evaluateTargets,
   formatCpuTable,
@@ -42,6 +41,7 @@ import {
   type ScenarioResult,
   type SoakResult,
 } from './report';
+import { RedisServer } from '../test/helpers/redis-server';
 import { APP_APNS, APP_FCM, APP_NOOP, bodyParts, NOTIFY_PATH, scenario, type Scenario } from './scenarios';
 import { measureStoreMemory, type StoreMemoryResult } from './store-memory';
 import { runWrk, wrkPath } from './wrk';
@@ -599,7 +599,7 @@ async function main(): Promise<number> {
   console.log('');
 
   const mocks = needsHerald ? await startMocks(opts.fcmTls) : undefined;
-  const redis = needsHerald && opts.store === 'redis' ? await startRedisServer(tmp) : undefined;
+  const redis = needsHerald && opts.store === 'redis' ? await RedisServer.start() : undefined;
   const ctx: Context = {
     opts,
     tmp,
@@ -742,6 +742,7 @@ async function main(): Promise<number> {
   }
   stoppingMocks = true;
   if (mocks) await stopChild(mocks.child);
+  await redis?.stop();
   return results.some((r) => r.error) ? 1 : 0;
 }
 
