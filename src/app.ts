@@ -1,4 +1,3 @@
-import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import type { AppConfig, HeraldConfig } from './config/config';
@@ -46,9 +45,7 @@ export class Gateway {
   readonly app: Express;
   readonly log: Logger;
   readonly metrics: Metrics;
-  /** Other listeners (metrics): closed the plain way. */
-  private readonly servers: Server[] = [];
-  /** The notify listeners, drained without resets at shutdown. */
+  /** Every listener (notify and metrics), drained without resets at shutdown. */
   private readonly drains: ConnectionDrain[] = [];
   private current: Generation;
 
@@ -113,13 +110,9 @@ export class Gateway {
   async listenMetrics(): Promise<AddressInfo | undefined> {
     const { enabled, address, port } = this.config.metrics.prometheus;
     if (!enabled) return undefined;
-    return this.bind(createMetricsServer(this.metrics.registry), port, address);
-  }
-
-  private async bind(server: Server, port: number, host: string): Promise<AddressInfo> {
-    const address = await listenOn(server, port, host);
-    this.servers.push(server);
-    return address;
+    const server = createMetricsServer(this.metrics.registry);
+    this.drains.push(new ConnectionDrain(server));
+    return listenOn(server, port, address);
   }
 
   /**
@@ -134,13 +127,9 @@ export class Gateway {
       () => this.current.dispatcher.answerAllNow('Herald is shutting down'),
       Math.max(0, graceMs - SHUTDOWN_ANSWER_MARGIN_MS),
     );
-    await Promise.all([
-      ...this.drains.map((drain) => drain.drain(graceMs)),
-      ...this.servers.map((server) => closeServer(server, graceMs)),
-    ]);
+    await Promise.all(this.drains.map((drain) => drain.drain(graceMs)));
     clearTimeout(answerEarly);
     this.drains.length = 0;
-    this.servers.length = 0;
     await closePushkins(this.current.pushkins, this.log);
     await this.store.close();
   }
@@ -225,17 +214,4 @@ async function closePushkins(pushkins: readonly Pushkin[], log: Logger): Promise
       pushkin.close().catch((err: unknown) => log.warn({ err, pushkin: pushkin.name }, 'error closing pushkin')),
     ),
   );
-}
-
-function closeServer(server: Server, graceMs: number): Promise<void> {
-  return new Promise((resolve) => {
-    const poll = setInterval(() => server.closeIdleConnections(), 50);
-    const force = setTimeout(() => server.closeAllConnections(), graceMs);
-    server.close(() => {
-      clearInterval(poll);
-      clearTimeout(force);
-      resolve();
-    });
-    server.closeIdleConnections();
-  });
 }

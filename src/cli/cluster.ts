@@ -3,9 +3,8 @@ import { AggregatorRegistry } from 'prom-client';
 import { listenOn } from '../util/listen';
 import type { HeraldConfig } from '../config/config';
 import { createMetricsServer } from '../metrics/server';
-import { describeStore } from '../store/create';
 import type { Logger } from '../util/log';
-import { VERSION } from '../version';
+import { logReady } from './ready';
 import type { ProcessSignals } from './signals';
 
 /** What a worker tells the primary once its listeners are open. */
@@ -61,17 +60,7 @@ export function runPrimary(config: HeraldConfig, log: Logger, signals: ProcessSi
     const metricsAddress = enabled
       ? await listenOn(createMetricsServer({ contentType: aggregator.contentType, metrics: () => aggregator.clusterMetrics() }), port, address)
       : undefined;
-    log.info(
-      {
-        version: VERSION,
-        workers: config.workers,
-        listen,
-        ...(metricsAddress ? { metrics: `http://${metricsAddress.address}:${metricsAddress.port}/metrics` } : {}),
-        apps: config.apps.map((a) => `${a.name} (${a.type})`),
-        store: describeStore(config.store),
-      },
-      'herald is ready',
-    );
+    logReady(log, config, listen, metricsAddress, { workers: config.workers });
   };
 
   return new Promise((resolve) => {

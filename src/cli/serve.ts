@@ -4,11 +4,10 @@ import type { Gateway } from '../app';
 import { loadConfigFile, type LoadedConfig } from '../config/config';
 import { ConfigError } from '../config/section';
 import { BUILTIN_PUSHKIN_TYPES } from '../pushkins/registry';
-import { describeStore } from '../store/create';
 import { createLogger, type Logger } from '../util/log';
-import { VERSION } from '../version';
 import { reportConfigError } from './exit';
 import { runPrimary, type WorkerReady } from './cluster';
+import { logReady } from './ready';
 import type { ProcessSignals } from './signals';
 
 /**
@@ -74,16 +73,7 @@ export async function serve(file: string, signals: ProcessSignals): Promise<numb
     return stopped;
   }
   const metricsAddress = await gateway.listenMetrics();
-  log.info(
-    {
-      version: VERSION,
-      listen,
-      ...(metricsAddress ? { metrics: `http://${metricsAddress.address}:${metricsAddress.port}/metrics` } : {}),
-      apps: config.apps.map((a) => `${a.name} (${a.type})`),
-      store: describeStore(config.store),
-    },
-    'herald is ready',
-  );
+  logReady(log, config, listen, metricsAddress);
   signals.onReload(() => reload(file, gateway, gateway.log));
   return stopped;
 }

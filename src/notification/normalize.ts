@@ -1,4 +1,4 @@
-import { deeperThan, entriesWithinDepth, MAX_JSON_DEPTH } from './depth';
+import { entriesWithinDepth, MAX_JSON_DEPTH } from './depth';
 import type { Counts, Device, Notification } from './types';
 
 /**
@@ -67,14 +67,13 @@ export function normalizeNotification(body: NotifyRequestBody): Notification {
  * be sent and never can be, so the device is marked unsendable (and rejected).
  */
 function normalizeDevice(d: NotifyRequestBody['notification']['devices'][number]): Device {
-  const data = d.data ?? {};
-  const defaultPayloadTooDeep = deeperThan(data.default_payload, MAX_JSON_DEPTH);
+  const data = entriesWithinDepth(d.data ?? {}, MAX_JSON_DEPTH);
   return {
     app_id: d.app_id,
     pushkey: d.pushkey,
     ...(typeof d.pushkey_ts === 'number' ? { pushkey_ts: d.pushkey_ts } : {}),
-    data: entriesWithinDepth(data, MAX_JSON_DEPTH).kept,
+    data: data.kept,
     tweaks: entriesWithinDepth(d.tweaks ?? {}, MAX_JSON_DEPTH).kept,
-    ...(defaultPayloadTooDeep ? { unsendable: `data.default_payload nests more than ${MAX_JSON_DEPTH} levels` } : {}),
+    ...(data.dropped.includes('default_payload') ? { unsendable: `data.default_payload nests more than ${MAX_JSON_DEPTH} levels` } : {}),
   };
 }

@@ -26,9 +26,12 @@ describe('http/server createHttpServer', () => {
         const answer = await fetch(`http://127.0.0.1:${port}/`);
         assert.deepEqual(await answer.json(), { ok: true });
       }
-      // A second listener for the same app shares the classes.
+      // A second listener for the same app shares the classes: app.request is not wrapped again.
+      const [request, response] = [app.request, app.response];
       const second = createHttpServer(app, { requestTimeoutMs: 5_000, headersTimeoutMs: 5_000, keepAliveTimeoutMs: 5_000, maxConnections: 10 });
       second.close();
+      assert.equal(app.request, request);
+      assert.equal(app.response, response);
     } finally {
       await new Promise((resolve) => server.close(resolve));
     }
