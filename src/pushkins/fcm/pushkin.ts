@@ -1,3 +1,4 @@
+import { statusCounters } from '../../metrics/metrics';
 import type { Device, Notification } from '../../notification/types';
 import { errorText } from '../../util/error-text';
 import type { DispatchContext, DispatchOutcome, Pushkin, PushkinEnv } from '../pushkin';
@@ -21,6 +22,7 @@ export class FcmPushkin implements Pushkin {
   private readonly fcm: Upstream;
   private readonly sendPath: string;
   private readonly slotMetrics: SlotMetrics;
+  private readonly statusCount: (status: number) => { inc(): void };
 
   /** Signs in (for ADC, finds the credentials) and builds the pushkin. */
   static async create(config: FcmConfig, env: PushkinEnv, policy: RetryPolicy = DEFAULT_RETRY_POLICY): Promise<FcmPushkin> {
@@ -61,6 +63,7 @@ export class FcmPushkin implements Pushkin {
       ...(fcmProxy !== undefined ? { proxy: fcmProxy } : {}),
     });
     const { metrics } = env;
+    this.statusCount = statusCounters(metrics.gcmStatusCodes, this.name);
     this.slotMetrics = {
       pending: metrics.pendingGcmRequests,
       queueTime: metrics.gcmQueueTime,
@@ -114,7 +117,6 @@ export class FcmPushkin implements Pushkin {
   }
 
   private async send(body: string, accessToken: string, message: FcmMessage, ctx: DispatchContext): Promise<DispatchOutcome | 'renew-token'> {
-    const metrics = this.env.metrics;
     let response;
     try {
       response = await sendInSlot(this.fcm, ctx.signal, this.slotMetrics, () =>
@@ -126,13 +128,13 @@ export class FcmPushkin implements Pushkin {
         ),
       );
     } catch (err) {
-      metrics.gcmStatusCodes.labels(this.name, '0').inc();
+      this.statusCount(0).inc();
       const reason = ctx.signal.aborted ? 'FCM did not answer before the deadline' : `FCM unreachable or timed out: ${errorText(err)}`;
       ctx.log.warn({ reason }, 'FCM send failed');
       return { kind: 'retry', reason };
     }
     if (response === NO_SLOT) return { kind: 'retry', reason: 'no free FCM connection before the deadline' };
-    metrics.gcmStatusCodes.labels(this.name, String(response.status)).inc();
+    this.statusCount(response.status).inc();
     if (response.status >= 200 && response.status < 300) return { kind: 'delivered' };
 
     const error = parseFcmError(response.status, response.body);

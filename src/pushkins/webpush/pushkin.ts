@@ -1,4 +1,5 @@
 import { generateRequestDetails } from 'web-push';
+import { statusCounters } from '../../metrics/metrics';
 import type { Device, Notification } from '../../notification/types';
 import { errorText } from '../../util/error-text';
 import type { DispatchContext, DispatchOutcome, Pushkin, PushkinEnv } from '../pushkin';
@@ -26,6 +27,7 @@ export class WebPushPushkin implements Pushkin {
   private readonly signer: VapidSigner;
   private readonly policy: EndpointPolicy;
   private readonly slotMetrics: SlotMetrics;
+  private readonly statusCount: (status: number) => { inc(): void };
 
   constructor(
     private readonly config: WebPushConfig,
@@ -42,6 +44,7 @@ export class WebPushPushkin implements Pushkin {
     });
     this.signer = new VapidSigner(config.vapid, config.subject, env.clock);
     const { metrics } = env;
+    this.statusCount = statusCounters(metrics.webpushStatusCodes, this.name);
     this.slotMetrics = {
       pending: metrics.pendingWebpushRequests,
       queueTime: metrics.webpushQueueTime,
@@ -131,13 +134,13 @@ export class WebPushPushkin implements Pushkin {
       );
     } catch (err) {
       if (err instanceof EndpointRefusedError) return this.refused(ctx, 'private_address', err.message);
-      metrics.webpushStatusCodes.labels(this.name, '0').inc();
+      this.statusCount(0).inc();
       const reason = ctx.signal.aborted ? 'the push service did not answer before the deadline' : `push service unreachable or timed out: ${errorText(err)}`;
       ctx.log.warn({ host: request.url.host, reason }, 'Web Push send failed');
       return { kind: 'retry', reason };
     }
     if (response === NO_SLOT) return { kind: 'retry', reason: 'no free push service connection before the deadline' };
-    metrics.webpushStatusCodes.labels(this.name, String(response.status)).inc();
+    this.statusCount(response.status).inc();
     const verdict = verdictOf(response.status, parseRetryAfter(response.headers['retry-after'], this.env.clock.now()));
     if (verdict.configurationError !== undefined) metrics.configurationErrors.labels(this.name, verdict.configurationError).inc();
     if (verdict.outcome.kind !== 'delivered') {
