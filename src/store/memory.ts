@@ -33,7 +33,8 @@ export class MemoryStore implements PushStore {
   async open(): Promise<void> {}
 
   async isRejected(appId: string, pushkey: string): Promise<boolean> {
-    return this.rejected.has(keyBytes(rejectionKey(appId, pushkey)));
+    // The usual case: nothing remembered, so no key to hash.
+    return this.rejected.size > 0 && this.rejected.has(keyBytes(rejectionKey(appId, pushkey)));
   }
 
   async rememberRejected(appId: string, pushkey: string): Promise<void> {
