@@ -12,6 +12,19 @@ export const SYGNAL_BUCKETS: readonly number[] = [0.005, 0.01, 0.025, 0.05, 0.07
 /** Sygnal's value of the `resource` label of sygnal_requests_in_flight: its notify handler. */
 export const NOTIFY_RESOURCE = 'V1NotifyHandler';
 
+/**
+ * One app's children of a counter by upstream status code, each looked up once: prom-client
+ * hashes the labels on every labels(), a cost on the send path. Status codes are few.
+ */
+export function statusCounters(counter: Counter<'pushkin' | 'code'>, pushkin: string): (status: number) => CounterChild {
+  const children = new Map<number, CounterChild>();
+  return (status) => {
+    let child = children.get(status);
+    if (!child) children.set(status, (child = counter.labels(pushkin, String(status))));
+    return child;
+  };
+}
+
 /** One app's labelled counters, looked up once: label look-ups are a cost on the notify path. */
 export interface AppMetrics {
   /** sygnal_per_pushkin_type_total: labelled with the app's name, as Sygnal does. */

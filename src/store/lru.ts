@@ -42,8 +42,6 @@ export class ExpiringSet {
 
   /** Whether `key` (12 bytes or more; the first 12 are used) was added and has not expired. */
   has(key: Uint8Array): boolean {
-    // The usual case for remembered rejections: nothing to look up.
-    if (this.count === 0) return false;
     const [k0, k1, k2] = words(key);
     const position = this.find(k0, k1, k2);
     if (position < 0) return false;

@@ -1,6 +1,5 @@
-import { hash } from 'node:crypto';
 import { ExpiringSet } from './lru';
-import type { DeliveryClaim, PushStore, StoreHealth } from './store';
+import { rejectionKey, type DeliveryClaim, type PushStore, type StoreHealth } from './store';
 
 export interface MemoryStoreOptions {
   readonly rejectedTtlSeconds: number;
@@ -10,21 +9,10 @@ export interface MemoryStoreOptions {
   readonly now?: () => number;
 }
 
-/** Keys join their parts with NUL, which cannot occur in JSON-decoded identifiers we accept. */
-const SEP = '\u0000';
 const HEALTHY: StoreHealth = { state: 'ok' };
 
-/**
- * The first 96 bits of the text's SHA-256, the form both sets keep (about 24 bytes per
- * entry whatever the pushkey's length). A collision (chance about n²/2⁹⁷ among n
- * remembered keys) would reject one pushkey.
- */
-function key96(text: string): Buffer {
-  return hash('sha256', text, 'buffer');
-}
-
-/** A delivery key (see deliveryKey) is 96 bits of a hash already, in base64: its bytes are the set's key. */
-function deliveryBytes(key: string): Buffer {
+/** A store key (deliveryKey, rejectionKey) is 96 bits of a hash already, in base64: its bytes are the set's key. */
+function keyBytes(key: string): Buffer {
   return Buffer.from(key, 'base64');
 }
 
@@ -45,15 +33,16 @@ export class MemoryStore implements PushStore {
   async open(): Promise<void> {}
 
   async isRejected(appId: string, pushkey: string): Promise<boolean> {
-    return this.rejected.has(key96(appId + SEP + pushkey));
+    // The usual case: nothing remembered, so no key to hash.
+    return this.rejected.size > 0 && this.rejected.has(keyBytes(rejectionKey(appId, pushkey)));
   }
 
   async rememberRejected(appId: string, pushkey: string): Promise<void> {
-    this.rejected.add(key96(appId + SEP + pushkey));
+    this.rejected.add(keyBytes(rejectionKey(appId, pushkey)));
   }
 
   async claimDelivery(key: string, holdMs: number): Promise<DeliveryClaim> {
-    if (this.delivered.has(deliveryBytes(key))) return 'delivered';
+    if (this.delivered.has(keyBytes(key))) return 'delivered';
     const now = this.now();
     const lapses = this.claims.get(key);
     if (lapses !== undefined && lapses > now) return 'in-flight';
@@ -62,7 +51,7 @@ export class MemoryStore implements PushStore {
   }
 
   async rememberDelivered(key: string): Promise<void> {
-    this.delivered.add(deliveryBytes(key));
+    this.delivered.add(keyBytes(key));
     this.claims.delete(key);
   }
 

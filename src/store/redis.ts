@@ -1,8 +1,8 @@
-import { hash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Counter } from 'prom-client';
 import { createClient } from 'redis';
 import type { Logger } from '../util/log';
-import type { DeliveryClaim, PushStore, StoreHealth } from './store';
+import { rejectionKey, type DeliveryClaim, type PushStore, type StoreHealth } from './store';
 
 export interface RedisStoreOptions {
   /** redis:// or rediss:// (TLS), with the password in it if any. */
@@ -41,14 +41,6 @@ const OPEN_WAIT_MS = 5_000;
 const SKIP_AFTER_TIMEOUT_MS = 1_000;
 /** Commands waiting beyond this fail at once instead of queueing while Redis is slow. */
 const MAX_QUEUED_COMMANDS = 10_000;
-
-/**
- * Names a (app, pushkey) pair by 96 bits of its SHA-256, like deliveryKey: pushkeys can be
- * hundreds of characters (Web Push endpoints) and Redis memory is paid per byte of key.
- */
-export function rejectionKey(appId: string, pushkey: string): string {
-  return hash('sha256', `${appId}\u0000${pushkey}`, 'base64').slice(0, 16);
-}
 
 /**
  * The store shared through Redis by every worker and every instance. Keys (after the

@@ -42,11 +42,21 @@ export interface PushStore {
 }
 
 /**
- * Names the delivery of one event to one device by 96 bits of the SHA-256 of
- * (event_id, app, pushkey), NUL-separated: 16 characters instead of a few hundred, so a
- * store holds many more of them in the same memory. A collision (chance about n²/2⁹⁷
- * among n remembered deliveries) would skip one notification.
+ * 96 bits of the SHA-256 of `text`, in base64: 16 characters instead of a pushkey's few
+ * hundred (Web Push endpoints), so a store holds many more keys in the same memory (and
+ * Redis, which is paid per byte of key). A collision (chance about n²/2⁹⁷ among n
+ * remembered keys) would skip one notification or reject one pushkey.
  */
+function key96(text: string): string {
+  return hash('sha256', text, 'base64').slice(0, 16);
+}
+
+/** Names the delivery of one event to one device: (event_id, app, pushkey), NUL-separated. */
 export function deliveryKey(eventId: string, app: string, pushkey: string): string {
-  return hash('sha256', `${eventId}\u0000${app}\u0000${pushkey}`, 'base64').slice(0, 16);
+  return key96(`${eventId}\u0000${app}\u0000${pushkey}`);
+}
+
+/** Names a dead pushkey of one app: (app, pushkey), NUL-separated. */
+export function rejectionKey(app: string, pushkey: string): string {
+  return key96(`${app}\u0000${pushkey}`);
 }

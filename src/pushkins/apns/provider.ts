@@ -23,10 +23,6 @@ import { reasonFromBody, watchAnswers, type Observed } from './wire';
 export const NO_ANSWER_LIMIT = 2;
 /** How long close() waits for node-apn to close its sessions. */
 const SHUTDOWN_WAIT_MS = 2_000;
-/** node-apn's own default stream inactivity timeout. */
-const DEFAULT_NODE_APN_TIMEOUT_MS = 5_000;
-/** Time for TCP, a proxy tunnel and TLS on top of the stream timeout before a send is given up. */
-const CONNECT_ALLOWANCE_MS = 5_000;
 
 export interface ApnsRequest {
   /** Hex device token, already validated (it goes into the URL path). */
@@ -118,8 +114,6 @@ function connectVia(via: ConnectVia, authority: URL, secure: SecureContextOption
 export class ApnsTransport {
   private current: Slot;
   private closed = false;
-  /** Longest a send may take, connecting included. */
-  private readonly sendTimeoutMs: number;
   /** Answers seen on the wire, by the apns-id we gave the request. */
   private readonly observed = new Map<string, Observed>();
 
@@ -130,7 +124,6 @@ export class ApnsTransport {
     private readonly noAnswerLimit: number = NO_ANSWER_LIMIT,
   ) {
     this.current = { provider: this.build(), noAnswers: 0 };
-    this.sendTimeoutMs = (options.requestTimeout ?? DEFAULT_NODE_APN_TIMEOUT_MS) + CONNECT_ALLOWANCE_MS;
   }
 
   async send(request: ApnsRequest): Promise<ApnsAnswer> {
@@ -146,22 +139,15 @@ export class ApnsTransport {
 
     this.observed.set(apnsId, { headers: {}, body: '' });
     let failure: { status?: number; response?: { reason?: string }; error?: Error } | undefined;
-    // node-apn's requestTimeout only runs once a stream exists: a connection (or proxy
-    // tunnel) that never opens would hold the send forever, and the watchdog would never
-    // see it. This bound makes it a no-answer like any other.
-    let timer: NodeJS.Timeout | undefined;
-    const gaveUp = new Promise<'gave-up'>((resolve) => {
-      timer = setTimeout(() => resolve('gave-up'), this.sendTimeoutMs);
-    });
+    // No timer of our own: node-apn opens the stream at once (its `proxy` option, which could
+    // wait on a tunnel first, is never used) and requestTimeout runs on it even while the
+    // connection is still being made, so a connection that never opens is a no-answer too.
     try {
-      const result = await Promise.race([slot.provider.send(note, request.token), gaveUp]);
-      if (result === 'gave-up') failure = { error: new Error(`no answer within ${this.sendTimeoutMs} ms (connection not established?)`) };
-      else if (result.sent.length === 0) failure = result.failed[0] ?? { error: new Error('node-apn reported nothing') };
+      const result = await slot.provider.send(note, request.token);
+      if (result.sent.length === 0) failure = result.failed[0] ?? { error: new Error('node-apn reported nothing') };
     } catch (err) {
       // send() is documented never to throw; this keeps a library bug from becoming a 500.
       failure = { error: err as Error };
-    } finally {
-      clearTimeout(timer);
     }
     const seen = this.observed.get(apnsId);
     this.observed.delete(apnsId);

@@ -1,4 +1,4 @@
-import type { Metrics } from '../../metrics/metrics';
+import { statusCounters, type Metrics } from '../../metrics/metrics';
 import type { Device, Notification } from '../../notification/types';
 import type { Clock } from '../../util/clock';
 import type { Logger } from '../../util/log';
@@ -30,8 +30,7 @@ export class ApnsPushkin implements Pushkin {
   private readonly retryPolicy: RetryPolicy = DEFAULT_RETRY_POLICY;
   private readonly rejectionGuard = new RejectionGuard();
   private readonly maxPayloadBytes: number;
-  /** apnsStatusCodes children by status, looked up once: prom-client hashes the labels on every labels(). */
-  private readonly byStatus = new Map<number, { inc(): void }>();
+  private readonly statusCount: (status: number) => { inc(): void };
 
   private constructor(
     readonly name: string,
@@ -43,6 +42,7 @@ export class ApnsPushkin implements Pushkin {
     this.metrics = env.metrics;
     this.clock = env.clock;
     this.log = env.log;
+    this.statusCount = statusCounters(env.metrics.apnsStatusCodes, name);
     // Apple allows VoIP pushes a larger payload than the rest.
     this.maxPayloadBytes = config.pushType === 'voip' ? MAX_VOIP_PAYLOAD_BYTES : MAX_PAYLOAD_BYTES;
   }
@@ -109,15 +109,6 @@ export class ApnsPushkin implements Pushkin {
         ctx.log.warn({ why: outcome.reason }, 'no time left to retry the APNs request; the homeserver will retry');
       },
     });
-  }
-
-  private statusCount(status: number): { inc(): void } {
-    let counter = this.byStatus.get(status);
-    if (!counter) {
-      counter = this.metrics.apnsStatusCodes.labels(this.name, String(status));
-      this.byStatus.set(status, counter);
-    }
-    return counter;
   }
 
   async close(): Promise<void> {

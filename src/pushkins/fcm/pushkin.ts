@@ -1,7 +1,9 @@
+import { statusCounters } from '../../metrics/metrics';
 import type { Device, Notification } from '../../notification/types';
 import { errorText } from '../../util/error-text';
 import type { DispatchContext, DispatchOutcome, Pushkin, PushkinEnv } from '../pushkin';
 import { DEFAULT_RETRY_POLICY, parseRetryAfter, withRetries, type RetryPolicy } from '../retry';
+import { NO_SLOT, sendInSlot, type SlotMetrics } from '../upstream-slot';
 // Types only: google-auth-library takes a good half second to load, so it is loaded when an FCM app is built.
 import type { AccessTokenSource, SignIn } from './auth';
 import { Upstream } from './client';
@@ -19,6 +21,8 @@ export class FcmPushkin implements Pushkin {
   readonly name: string;
   private readonly fcm: Upstream;
   private readonly sendPath: string;
+  private readonly slotMetrics: SlotMetrics;
+  private readonly statusCount: (status: number) => { inc(): void };
 
   /** Signs in (for ADC, finds the credentials) and builds the pushkin. */
   static async create(config: FcmConfig, env: PushkinEnv, policy: RetryPolicy = DEFAULT_RETRY_POLICY): Promise<FcmPushkin> {
@@ -58,6 +62,14 @@ export class FcmPushkin implements Pushkin {
       ...(config.ca !== undefined ? { ca: config.ca } : {}),
       ...(fcmProxy !== undefined ? { proxy: fcmProxy } : {}),
     });
+    const { metrics } = env;
+    this.statusCount = statusCounters(metrics.gcmStatusCodes, this.name);
+    this.slotMetrics = {
+      pending: metrics.pendingGcmRequests,
+      queueTime: metrics.gcmQueueTime,
+      active: metrics.activeGcmRequests,
+      requestTime: metrics.gcmRequestTime,
+    };
     const basePath = new URL(config.endpoint).pathname.replace(/\/+$/, '');
     this.sendPath = `${basePath}/v1/projects/${encodeURIComponent(config.projectId)}/messages:send`;
   }
@@ -105,33 +117,24 @@ export class FcmPushkin implements Pushkin {
   }
 
   private async send(body: string, accessToken: string, message: FcmMessage, ctx: DispatchContext): Promise<DispatchOutcome | 'renew-token'> {
-    const metrics = this.env.metrics;
-    metrics.pendingGcmRequests.inc();
-    const slot = await this.fcm.acquire(ctx.signal);
-    metrics.pendingGcmRequests.dec();
-    if (slot.outcome !== 'granted') return { kind: 'retry', reason: 'no free FCM connection before the deadline' };
-    metrics.gcmQueueTime.observe(slot.waitedMs / 1000);
-    metrics.activeGcmRequests.inc();
-    const stopTimer = metrics.gcmRequestTime.startTimer();
     let response;
     try {
-      response = await this.fcm.post(
-        this.sendPath,
-        { 'content-type': 'application/json; charset=utf-8', authorization: `Bearer ${accessToken}` },
-        body,
-        ctx.signal,
+      response = await sendInSlot(this.fcm, ctx.signal, this.slotMetrics, () =>
+        this.fcm.post(
+          this.sendPath,
+          { 'content-type': 'application/json; charset=utf-8', authorization: `Bearer ${accessToken}` },
+          body,
+          ctx.signal,
+        ),
       );
     } catch (err) {
-      metrics.gcmStatusCodes.labels(this.name, '0').inc();
+      this.statusCount(0).inc();
       const reason = ctx.signal.aborted ? 'FCM did not answer before the deadline' : `FCM unreachable or timed out: ${errorText(err)}`;
       ctx.log.warn({ reason }, 'FCM send failed');
       return { kind: 'retry', reason };
-    } finally {
-      stopTimer();
-      metrics.activeGcmRequests.dec();
-      this.fcm.release();
     }
-    metrics.gcmStatusCodes.labels(this.name, String(response.status)).inc();
+    if (response === NO_SLOT) return { kind: 'retry', reason: 'no free FCM connection before the deadline' };
+    this.statusCount(response.status).inc();
     if (response.status >= 200 && response.status < 300) return { kind: 'delivered' };
 
     const error = parseFcmError(response.status, response.body);

@@ -1,8 +1,10 @@
 import { generateRequestDetails } from 'web-push';
+import { statusCounters } from '../../metrics/metrics';
 import type { Device, Notification } from '../../notification/types';
 import { errorText } from '../../util/error-text';
 import type { DispatchContext, DispatchOutcome, Pushkin, PushkinEnv } from '../pushkin';
 import { DEFAULT_RETRY_POLICY, parseRetryAfter, withRetries, type RetryPolicy } from '../retry';
+import { NO_SLOT, sendInSlot, type SlotMetrics } from '../upstream-slot';
 import { PushServiceClient, type PushServiceResponse } from './client';
 import type { WebPushConfig } from './config';
 import { checkEndpoint, EndpointRefusedError, type EndpointPolicy, type EndpointRefusal } from './endpoint';
@@ -24,6 +26,8 @@ export class WebPushPushkin implements Pushkin {
   private readonly client: PushServiceClient;
   private readonly signer: VapidSigner;
   private readonly policy: EndpointPolicy;
+  private readonly slotMetrics: SlotMetrics;
+  private readonly statusCount: (status: number) => { inc(): void };
 
   constructor(
     private readonly config: WebPushConfig,
@@ -39,6 +43,14 @@ export class WebPushPushkin implements Pushkin {
       ...(config.ca !== undefined ? { ca: config.ca } : {}),
     });
     this.signer = new VapidSigner(config.vapid, config.subject, env.clock);
+    const { metrics } = env;
+    this.statusCount = statusCounters(metrics.webpushStatusCodes, this.name);
+    this.slotMetrics = {
+      pending: metrics.pendingWebpushRequests,
+      queueTime: metrics.webpushQueueTime,
+      active: metrics.activeWebpushRequests,
+      requestTime: metrics.webpushRequestTime,
+    };
     this.policy = {
       allowPrivate: config.allowPrivateEndpoints,
       ...(config.allowedPatterns !== undefined ? { allowed: config.allowedPatterns } : {}),
@@ -115,28 +127,20 @@ export class WebPushPushkin implements Pushkin {
 
   private async send(request: PreparedRequest, ctx: DispatchContext): Promise<DispatchOutcome> {
     const metrics = this.env.metrics;
-    metrics.pendingWebpushRequests.inc();
-    const slot = await this.client.acquire(ctx.signal);
-    metrics.pendingWebpushRequests.dec();
-    if (slot.outcome !== 'granted') return { kind: 'retry', reason: 'no free push service connection before the deadline' };
-    metrics.webpushQueueTime.observe(slot.waitedMs / 1000);
-    metrics.activeWebpushRequests.inc();
-    const stopTimer = metrics.webpushRequestTime.startTimer();
-    let response: PushServiceResponse;
+    let response: PushServiceResponse | typeof NO_SLOT;
     try {
-      response = await this.client.post(request.url, request.headers, request.body, ctx.signal);
+      response = await sendInSlot(this.client, ctx.signal, this.slotMetrics, () =>
+        this.client.post(request.url, request.headers, request.body, ctx.signal),
+      );
     } catch (err) {
       if (err instanceof EndpointRefusedError) return this.refused(ctx, 'private_address', err.message);
-      metrics.webpushStatusCodes.labels(this.name, '0').inc();
+      this.statusCount(0).inc();
       const reason = ctx.signal.aborted ? 'the push service did not answer before the deadline' : `push service unreachable or timed out: ${errorText(err)}`;
       ctx.log.warn({ host: request.url.host, reason }, 'Web Push send failed');
       return { kind: 'retry', reason };
-    } finally {
-      stopTimer();
-      metrics.activeWebpushRequests.dec();
-      this.client.release();
     }
-    metrics.webpushStatusCodes.labels(this.name, String(response.status)).inc();
+    if (response === NO_SLOT) return { kind: 'retry', reason: 'no free push service connection before the deadline' };
+    this.statusCount(response.status).inc();
     const verdict = verdictOf(response.status, parseRetryAfter(response.headers['retry-after'], this.env.clock.now()));
     if (verdict.configurationError !== undefined) metrics.configurationErrors.labels(this.name, verdict.configurationError).inc();
     if (verdict.outcome.kind !== 'delivered') {

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import type { ApnsConfig } from '../../../../src/pushkins/apns/config';
-import { providerOptions } from '../../../../src/pushkins/apns/provider';
+import { ApnsTransport, providerOptions } from '../../../../src/pushkins/apns/provider';
+import { createLogger } from '../../../../src/util/log';
 
 const base: ApnsConfig = {
   auth: { kind: 'token', file: '/k.p8', key: '-----BEGIN PRIVATE KEY-----', keyId: 'KID', teamId: 'TEAM' },
@@ -43,5 +46,29 @@ describe('pushkins/apns/provider', () => {
 
   it('refuses a configuration that had errors', () => {
     assert.throws(() => providerOptions({ ...base, auth: null }, undefined), /configuration with errors/);
+  });
+
+  it('answers no-answer within request_timeout_ms when the connection never opens', async () => {
+    // Accepts TCP and never speaks TLS: the HTTP/2 session never connects.
+    const sockets: Socket[] = [];
+    const silent = createServer((socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as AddressInfo;
+    const key = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const options = providerOptions(
+      { ...base, auth: { kind: 'token', file: '/k.p8', key, keyId: 'KID', teamId: 'TEAM' }, requestTimeoutMs: 300, endpoint: { host: '127.0.0.1', port, url: `https://127.0.0.1:${port}` } },
+      undefined,
+    );
+    const transport = new ApnsTransport(options, 1, createLogger('silent'));
+    try {
+      const started = Date.now();
+      const answer = await transport.send({ token: 'ab'.repeat(32), payload: { aps: {} }, priority: 10 });
+      assert.equal(answer.kind, 'no-answer');
+      assert.ok(Date.now() - started < 2_000, `answered after ${Date.now() - started} ms`);
+    } finally {
+      await transport.close();
+      for (const socket of sockets) socket.destroy();
+      silent.close();
+    }
   });
 });
