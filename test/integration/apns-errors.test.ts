@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { MockAnswer } from '../helpers/apns-mock';
-import { APP, ApnsHarness, device, fastClock, metric, notify, type Reply } from '../helpers/apns-harness';
+import { APP, ApnsHarness, device, fastClock, notify, type Reply } from '../helpers/apns-harness';
+import { metric } from '../helpers/gateway';
 
 describe('APNs pushkin: errors, retries and connections (against a mock APNs)', function () {
   this.timeout(30_000);

@@ -4,7 +4,7 @@ import { gcpMetadata } from 'google-auth-library';
 import { apnsTestPki } from '../helpers/apns-pki';
 import { setEnv } from '../helpers/env';
 import { FCM, FcmMock, testKeys, type Answer } from '../helpers/fcm-mock';
-import { notifyBody, startGateway, type RunningGateway } from '../helpers/gateway';
+import { metric, notifyBody, startGateway, type RunningGateway } from '../helpers/gateway';
 import { tempDir } from '../helpers/temp';
 import { assertUpstreamNotifyResponse } from '../helpers/upstream-schema';
 import { ConnectProxy } from '../helpers/connect-proxy';
@@ -28,13 +28,6 @@ async function notify(gw: RunningGateway, notification: Record<string, unknown> 
 
 function devices(pushkeys: string[]): Array<Record<string, unknown>> {
   return pushkeys.map((pushkey) => ({ app_id: APP, pushkey, data: {}, tweaks: {} }));
-}
-
-async function metric(gw: RunningGateway, name: string, labels: Record<string, string>): Promise<number> {
-  const found = (await gw.metrics.registry.getSingleMetric(name)?.get())?.values.find((v) =>
-    Object.entries(labels).every(([k, value]) => v.labels[k] === value),
-  );
-  return found?.value ?? 0;
 }
 
 describe('FCM HTTP v1 pushkin (against a mock FCM and token endpoint)', function () {
