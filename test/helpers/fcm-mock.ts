@@ -96,8 +96,6 @@ export class FcmMock {
   readonly tokenScript: Answer[] = [];
   /** The token endpoint answers this whenever tokenScript is empty (e.g. always 500). */
   tokenDefault?: Answer;
-  inFlight = 0;
-  maxInFlight = 0;
 
   private readonly scripts = new Map<string, Answer[]>();
   private readonly defaults = new Map<string, Answer>();
@@ -175,6 +173,11 @@ export class FcmMock {
   script(registrationToken: string, answers: Answer[], then: Answer = FCM.ok()): void {
     this.scripts.set(registrationToken, [...answers]);
     this.defaults.set(registrationToken, then);
+  }
+
+  /** The most sends in flight at once. */
+  get maxInFlight(): number {
+    return this.barrier.maxInFlight;
   }
 
   /** Holds every send's answer until `size` sends are in flight at once (proves concurrency). */
@@ -314,13 +317,7 @@ export class FcmMock {
     const data = (message.data ?? {}) as Record<string, unknown>;
     if (Object.values(data).some((value) => typeof value !== 'string')) return answer(res, FCM.invalidArgument("Invalid value at 'message.data[0].value' (TYPE_STRING)"));
 
-    this.inFlight++;
-    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
-    try {
-      await this.barrier.wait();
-    } finally {
-      this.inFlight--;
-    }
+    await this.barrier.wait();
     const script = this.scripts.get(registrationToken);
     const next = script?.shift() ?? this.defaults.get(registrationToken) ?? FCM.ok();
     if (next.hang) {
