@@ -4,8 +4,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createSecureServer, type Http2SecureServer, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
-import { tempDir } from './temp';
 import { ConcurrencyBarrier } from './concurrency-barrier';
+import { setEnv } from './env';
+import { tempDir } from './temp';
 
 /** One scripted answer: an HTTP status with FCM's JSON error body, or a network misbehaviour. */
 export interface Answer {
@@ -155,6 +156,11 @@ export class FcmMock {
   /** host:port of the metadata server, for GCE_METADATA_HOST. */
   get metadataHost(): string {
     return new URL(this.url).host;
+  }
+
+  /** The environment in which google-auth-library takes this mock for the GCE metadata server. */
+  metadataServerEnv(): Record<string, string> {
+    return { GCE_METADATA_HOST: this.metadataHost, METADATA_SERVER_DETECTION: 'ping-only' };
   }
 
   /** Token requests (OAuth and metadata) wait unanswered until the returned function is called. */
@@ -341,6 +347,15 @@ function answer(res: Response, a: Answer): void {
   res.setHeader('content-type', typeof a.body === 'string' ? 'text/html' : 'application/json; charset=UTF-8');
   if (a.retryAfter) res.setHeader('retry-after', a.retryAfter);
   res.end(text);
+}
+
+/**
+ * Sets the environment for one test so that no Application Default Credentials of this
+ * machine are found (the variable in either case, gcloud's configuration directory), then
+ * `extra`; returns the function that puts the environment back.
+ */
+export function noAmbientCredentials(extra: Record<string, string | undefined> = {}): () => void {
+  return setEnv({ GOOGLE_APPLICATION_CREDENTIALS: undefined, google_application_credentials: undefined, CLOUDSDK_CONFIG: tempDir('gcloud'), ...extra });
 }
 
 let shared: { publicKey: KeyObject; privateKeyPem: string } | undefined;
