@@ -6,6 +6,7 @@ import type { ApnsMock } from '../helpers/apns-mock';
 import { ConnectProxy } from '../helpers/connect-proxy';
 import { FcmMock } from '../helpers/fcm-mock';
 import { HeraldProcess } from '../helpers/process';
+import { SYGNAL_LOG_SETUP, SYGNAL_OPENTRACING } from '../helpers/sygnal-yaml';
 import { tempDir } from '../helpers/temp';
 
 /**
@@ -43,25 +44,7 @@ describe('a Sygnal configuration using every Sygnal key', function () {
     const { pki } = harness;
     return `
 log:
-  setup:
-    version: 1
-    formatters:
-      normal:
-        format: "%(asctime)s [%(process)d] %(levelname)-5s %(name)s %(message)s"
-    handlers:
-      stderr:
-        class: "logging.StreamHandler"
-        formatter: "normal"
-        stream: "ext://sys.stderr"
-    loggers:
-      sygnal.access:
-        propagate: false
-        handlers: ["stderr"]
-        level: "INFO"
-    root:
-      handlers: ["stderr"]
-      level: "INFO"
-    disable_existing_loggers: false
+${SYGNAL_LOG_SETUP}
   access:
     enabled: false
     file: /var/log/sygnal/access.log
@@ -76,15 +59,7 @@ metrics:
     enabled: true
     address: '127.0.0.1'
     port: 0
-  opentracing:
-    enabled: false
-    implementation: jaeger
-    jaeger:
-      sampler:
-        type: 'const'
-        param: 1
-      logging: true
-    service_name: sygnal
+${SYGNAL_OPENTRACING}
   sentry:
     enabled: true
     dsn: 'https://key@sentry.example.org/1'
