@@ -5,6 +5,7 @@ import { ApnsHarness, device } from '../helpers/apns-harness';
 import type { ApnsMock } from '../helpers/apns-mock';
 import { ConnectProxy } from '../helpers/connect-proxy';
 import { FcmMock } from '../helpers/fcm-mock';
+import { notifyBody } from '../helpers/gateway';
 import { HeraldProcess } from '../helpers/process';
 import { SYGNAL_LOG_SETUP, SYGNAL_OPENTRACING } from '../helpers/sygnal-yaml';
 import { tempDir } from '../helpers/temp';
@@ -154,13 +155,9 @@ apps:
     const response = await fetch(`http://${(ready.listen as string[])[0]}/_matrix/push/v1/notify`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-forwarded-for': '203.0.113.9' },
-      body: JSON.stringify({
-        notification: {
+      body: JSON.stringify(
+        notifyBody({
           event_id: '$every-key',
-          room_id: '!room:example.org',
-          type: 'm.room.message',
-          sender: '@alice:example.org',
-          content: { msgtype: 'm.text', body: 'hello' },
           counts: { unread: 2 },
           devices: [
             { app_id: 'com.example.cert.ios', pushkey: cert.pushkey },
@@ -168,8 +165,8 @@ apps:
             { app_id: 'com.example.both.ios', pushkey: both.pushkey },
             { app_id: 'com.example.android', pushkey: 'fcm-every-key' },
           ],
-        },
-      }),
+        }),
+      ),
     });
     assert.deepEqual({ status: response.status, body: await response.json() }, { status: 200, body: { rejected: [] } });
 
