@@ -1,21 +1,12 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { ApnsHarness, device } from '../helpers/apns-harness';
 import type { ApnsMock } from '../helpers/apns-mock';
 import { FCM, FcmMock } from '../helpers/fcm-mock';
+import { unusedPort } from '../helpers/ports';
 import { runHerald } from '../helpers/process';
 import { tempDir } from '../helpers/temp';
-
-/** A port on 127.0.0.1 where nothing listens: connections are refused. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /** `herald send-test` against the APNs and FCM mocks: what the platform said, and what it means. */
 describe('herald send-test against the platforms', function () {
@@ -57,7 +48,7 @@ describe('herald send-test against the platforms', function () {
   // Every attempt is refused and retried with backoff: the process must wait for the
   // retries (it once ran out of work mid-backoff and exited 0 with no result).
   it('ends with a result line and exit 1 when APNs or FCM is unreachable', async () => {
-    const closed = `https://127.0.0.1:${await closedPort()}`;
+    const closed = `https://127.0.0.1:${await unusedPort()}`;
     const unreachable = join(tempDir('send-test-closed'), 'herald.yaml');
     writeFileSync(
       unreachable,
