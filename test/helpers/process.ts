@@ -39,8 +39,7 @@ export class HeraldProcess {
   readonly lines: Array<Record<string, unknown>> = [];
   stderr = '';
   private readonly child: ChildProcessWithoutNullStreams;
-  /** The exit code, once the process has ended. */
-  readonly exited: Promise<number | null>;
+  private readonly exited: Promise<number | null>;
   private waiters: Array<() => void> = [];
 
   constructor(args: string[], env: Record<string, string> = {}) {
