@@ -34,13 +34,6 @@ export async function notify(gw: RunningGateway, notification: Record<string, un
   return { status: response.status, body: json, headers: response.headers };
 }
 
-export async function metric(gw: RunningGateway, name: string, labels: Record<string, string>): Promise<number> {
-  const found = (await gw.metrics.registry.getSingleMetric(name)?.get())?.values.find((v) =>
-    Object.entries(labels).every(([k, value]) => v.labels[k] === value),
-  );
-  return found?.value ?? 0;
-}
-
 /** Real time, but backoff waits are recorded and cut to a few ms. */
 export function fastClock(): { clock: Clock; sleeps: number[] } {
   const sleeps: number[] = [];

@@ -107,6 +107,14 @@ export class ApnsMock {
     this.scripts.set(token, [...answers]);
   }
 
+  /** The next request for `token` gets `answer` (default 200) only once the returned function is called. */
+  hold(token: string, answer: Reply = { status: 200 }): () => void {
+    let release!: () => void;
+    const until = new Promise<void>((resolve) => (release = resolve));
+    this.script(token, { ...answer, until });
+    return release;
+  }
+
   /** Every connection open now goes silent: requests on it are read but never answered. */
   stallOpenConnections(): void {
     for (const session of this.sessions.keys()) this.stalled.add(session);

@@ -6,6 +6,9 @@
  */
 export class ConcurrencyBarrier {
   private current?: { size: number; waiting: Array<() => void> };
+  /** Arrivals in wait() now, and the most ever there at once. */
+  private inFlight = 0;
+  maxInFlight = 0;
 
   holdUntil(size: number): void {
     const barrier = { size, waiting: [] as Array<() => void> };
@@ -16,8 +19,18 @@ export class ConcurrencyBarrier {
     }, 10_000).unref();
   }
 
-  /** Resolves at once unless a hold is on. */
-  wait(): Promise<void> {
+  /** Counts the arrival in maxInFlight; resolves at once unless a hold is on. */
+  async wait(): Promise<void> {
+    this.inFlight++;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    try {
+      await this.hold();
+    } finally {
+      this.inFlight--;
+    }
+  }
+
+  private hold(): Promise<void> {
     const barrier = this.current;
     if (!barrier) return Promise.resolve();
     return new Promise((resolve) => {

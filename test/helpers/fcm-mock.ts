@@ -4,8 +4,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createSecureServer, type Http2SecureServer, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
-import { tempDir } from './temp';
 import { ConcurrencyBarrier } from './concurrency-barrier';
+import { setEnv } from './env';
+import { tempDir } from './temp';
 
 /** One scripted answer: an HTTP status with FCM's JSON error body, or a network misbehaviour. */
 export interface Answer {
@@ -96,8 +97,6 @@ export class FcmMock {
   readonly tokenScript: Answer[] = [];
   /** The token endpoint answers this whenever tokenScript is empty (e.g. always 500). */
   tokenDefault?: Answer;
-  inFlight = 0;
-  maxInFlight = 0;
 
   private readonly scripts = new Map<string, Answer[]>();
   private readonly defaults = new Map<string, Answer>();
@@ -159,6 +158,11 @@ export class FcmMock {
     return new URL(this.url).host;
   }
 
+  /** The environment in which google-auth-library takes this mock for the GCE metadata server. */
+  metadataServerEnv(): Record<string, string> {
+    return { GCE_METADATA_HOST: this.metadataHost, METADATA_SERVER_DETECTION: 'ping-only' };
+  }
+
   /** Token requests (OAuth and metadata) wait unanswered until the returned function is called. */
   holdTokens(): () => void {
     let release!: () => void;
@@ -175,6 +179,11 @@ export class FcmMock {
   script(registrationToken: string, answers: Answer[], then: Answer = FCM.ok()): void {
     this.scripts.set(registrationToken, [...answers]);
     this.defaults.set(registrationToken, then);
+  }
+
+  /** The most sends in flight at once. */
+  get maxInFlight(): number {
+    return this.barrier.maxInFlight;
   }
 
   /** Holds every send's answer until `size` sends are in flight at once (proves concurrency). */
@@ -314,13 +323,7 @@ export class FcmMock {
     const data = (message.data ?? {}) as Record<string, unknown>;
     if (Object.values(data).some((value) => typeof value !== 'string')) return answer(res, FCM.invalidArgument("Invalid value at 'message.data[0].value' (TYPE_STRING)"));
 
-    this.inFlight++;
-    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
-    try {
-      await this.barrier.wait();
-    } finally {
-      this.inFlight--;
-    }
+    await this.barrier.wait();
     const script = this.scripts.get(registrationToken);
     const next = script?.shift() ?? this.defaults.get(registrationToken) ?? FCM.ok();
     if (next.hang) {
@@ -344,6 +347,15 @@ function answer(res: Response, a: Answer): void {
   res.setHeader('content-type', typeof a.body === 'string' ? 'text/html' : 'application/json; charset=UTF-8');
   if (a.retryAfter) res.setHeader('retry-after', a.retryAfter);
   res.end(text);
+}
+
+/**
+ * Sets the environment for one test so that no Application Default Credentials of this
+ * machine are found (the variable in either case, gcloud's configuration directory), then
+ * `extra`; returns the function that puts the environment back.
+ */
+export function noAmbientCredentials(extra: Record<string, string | undefined> = {}): () => void {
+  return setEnv({ GOOGLE_APPLICATION_CREDENTIALS: undefined, google_application_credentials: undefined, CLOUDSDK_CONFIG: tempDir('gcloud'), ...extra });
 }
 
 let shared: { publicKey: KeyObject; privateKeyPem: string } | undefined;

@@ -66,6 +66,14 @@ export async function startGateway(yaml: string, options: StartOptions = {}): Pr
   return { gateway, url: `http://127.0.0.1:${address.port}`, logs, metrics, close: () => gateway.close(1_000) };
 }
 
+/** The value of a gateway's metric series with these labels (0 when there is none yet). */
+export async function metric(gw: RunningGateway, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const found = (await gw.metrics.registry.getSingleMetric(name)?.get())?.values.find((v) =>
+    Object.entries(labels).every(([k, value]) => v.labels[k] === value),
+  );
+  return found?.value ?? 0;
+}
+
 /** A notification body with one device; override any field. */
 export function notifyBody(notification: Record<string, unknown> = {}, device: Record<string, unknown> = {}): { notification: Record<string, unknown> } {
   return {

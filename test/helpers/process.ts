@@ -1,4 +1,4 @@
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -9,13 +9,37 @@ const HERALD_BIN = join(ROOT, 'dist', 'src', 'main.js');
 /** Whether signalHandlersInstalled() can work here (it reads Linux's /proc). */
 export const CAN_SEE_SIGNAL_HANDLERS = existsSync('/proc/self/status');
 
+export interface HeraldRun {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs a herald command (the built CLI) to its end without blocking this process, where a mock may have to answer it. */
+export function runHerald(args: string[]): Promise<HeraldRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [HERALD_BIN, ...args], { cwd: ROOT });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** The same, blocking: for commands that need nothing from this process. */
+export function runHeraldSync(args: string[]): HeraldRun {
+  const run = spawnSync(process.execPath, [HERALD_BIN, ...args], { cwd: ROOT, encoding: 'utf8' });
+  return { code: run.status, stdout: run.stdout, stderr: run.stderr };
+}
+
 /** A herald process (the built CLI), with its JSON log lines parsed as they come. */
 export class HeraldProcess {
   readonly lines: Array<Record<string, unknown>> = [];
   stderr = '';
   private readonly child: ChildProcessWithoutNullStreams;
-  /** The exit code, once the process has ended. */
-  readonly exited: Promise<number | null>;
+  private readonly exited: Promise<number | null>;
   private waiters: Array<() => void> = [];
 
   constructor(args: string[], env: Record<string, string> = {}) {

@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { createClient } from 'redis';
+import { unusedPort } from './ports';
 import { tempDir } from './temp';
 
 /** Servers still running when the test process exits (mocha's `exit` skips later hooks). */
@@ -34,7 +34,7 @@ export class RedisServer {
       writeFileSync(tls.keyFile, options.tls.key);
       writeFileSync(tls.certFile, options.tls.cert);
     }
-    const server = new RedisServer(await freePort(), dir, options.password, tls);
+    const server = new RedisServer(await unusedPort(), dir, options.password, tls);
     await server.start();
     return server;
   }
@@ -106,13 +106,5 @@ export class RedisServer {
     await client.connect();
     return client;
   }
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 

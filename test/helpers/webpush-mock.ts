@@ -58,8 +58,6 @@ export class WebPushMock {
   private readonly sockets = new Set<Socket>();
   /** TLS connections accepted so far. */
   connections = 0;
-  inFlight = 0;
-  maxInFlight = 0;
   private readonly barrier = new ConcurrencyBarrier();
   private server!: Http2SecureServer | HttpsServer;
   origin = '';
@@ -96,6 +94,11 @@ export class WebPushMock {
     this.defaults.set(subscription.id, then);
   }
 
+  /** The most requests in flight at once. */
+  get maxInFlight(): number {
+    return this.barrier.maxInFlight;
+  }
+
   /** Holds every answer until `size` requests are in flight at once (proves concurrency). */
   holdUntilConcurrent(size: number): void {
     this.barrier.holdUntil(size);
@@ -122,13 +125,7 @@ export class WebPushMock {
     const keys = id !== undefined ? this.keys.get(id) : undefined;
     if (req.method !== 'POST' || id === undefined || keys === undefined) return reply(res, { status: 404 });
     this.attempts.push({ subscription: id, at: Date.now() });
-    this.inFlight++;
-    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
-    try {
-      await this.barrier.wait();
-    } finally {
-      this.inFlight--;
-    }
+    await this.barrier.wait();
 
     const scripted = this.scripts.get(id)?.shift() ?? this.defaults.get(id);
     if (scripted && scripted.status !== 201) return reply(res, scripted);

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { MockAnswer } from '../helpers/apns-mock';
-import { APP, ApnsHarness, device, fastClock, metric, notify, type Reply } from '../helpers/apns-harness';
+import { APP, ApnsHarness, device, fastClock, notify, type Reply } from '../helpers/apns-harness';
+import { metric } from '../helpers/gateway';
 
 describe('APNs pushkin: errors, retries and connections (against a mock APNs)', function () {
   this.timeout(30_000);
@@ -203,8 +204,7 @@ describe('APNs pushkin: errors, retries and connections (against a mock APNs)', 
       const gw = await h.gateway(h.tokenApp(mock, { inflight_request_limit: 1 }));
       const slow = device('slow');
       const queued = [device('queued-1'), device('queued-2')];
-      let release = (): void => {};
-      mock.script(slow.hex, { status: 200, until: new Promise<void>((resolve) => (release = resolve)) });
+      const release = mock.hold(slow.hex);
 
       const slowReply = notify(gw, {}, { pushkey: slow.pushkey });
       await mock.waitForRequests(slow.hex, 1);
@@ -228,8 +228,7 @@ describe('APNs pushkin: errors, retries and connections (against a mock APNs)', 
       const gw = await h.gateway(h.tokenApp(mock, { inflight_request_limit: 1, inflight_queue_limit: 0 }));
       const slow = device('slow');
       const other = device('turned-away');
-      let release = (): void => {};
-      mock.script(slow.hex, { status: 200, until: new Promise<void>((resolve) => (release = resolve)) });
+      const release = mock.hold(slow.hex);
 
       const slowReply = notify(gw, {}, { pushkey: slow.pushkey });
       await mock.waitForRequests(slow.hex, 1);
@@ -249,8 +248,7 @@ describe('APNs pushkin: errors, retries and connections (against a mock APNs)', 
       const gw = await h.gateway(h.tokenApp(mock, { inflight_request_limit: 1 }), { http: { notify_deadline_ms: 500 } });
       const slow = device('slow');
       const late = device('late');
-      let release = (): void => {};
-      mock.script(slow.hex, { status: 200, until: new Promise<void>((resolve) => (release = resolve)) });
+      const release = mock.hold(slow.hex);
 
       const slowReply = notify(gw, {}, { pushkey: slow.pushkey });
       await mock.waitForRequests(slow.hex, 1);

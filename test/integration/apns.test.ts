@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { APP, ApnsHarness, device, metric, notify } from '../helpers/apns-harness';
+import { APP, ApnsHarness, device, notify } from '../helpers/apns-harness';
+import { metric } from '../helpers/gateway';
 
 describe('APNs pushkin: delivery (against a mock APNs over HTTP/2 and TLS)', function () {
   this.timeout(30_000);

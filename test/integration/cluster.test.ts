@@ -20,7 +20,7 @@ describe('workers (node:cluster)', function () {
     const file = join(tempDir('cluster'), 'herald.yaml');
     writeFileSync(file, 'workers: 2\nhttp: {port: 0}\napps: {com.example.a: {type: noop}}\n');
     const herald = new HeraldProcess(['--config', file]);
-    assert.equal(await herald.exited, 78);
+    assert.equal(await herald.exitCode(), 78);
     assert.match(herald.stderr, /store\.type: memory \(the default\) is seen by one process only.*set store\.type: redis/);
   });
 

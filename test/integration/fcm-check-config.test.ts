@@ -4,8 +4,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { gcpMetadata } from 'google-auth-library';
 import { checkConfig } from '../../src/cli/check-config';
-import { setEnv } from '../helpers/env';
-import { FcmMock, testKeys } from '../helpers/fcm-mock';
+import { FcmMock, noAmbientCredentials, testKeys } from '../helpers/fcm-mock';
 import { tempDir } from '../helpers/temp';
 
 const APP = 'com.example.android';
@@ -54,7 +53,7 @@ describe('check-config: FCM credentials', function () {
   });
 
   it('ADC from GOOGLE_APPLICATION_CREDENTIALS: the variable, the file and its account', async () => {
-    restore = setEnv({ GOOGLE_APPLICATION_CREDENTIALS: mock.serviceAccountFile, CLOUDSDK_CONFIG: tempDir('gcloud') });
+    restore = noAmbientCredentials({ GOOGLE_APPLICATION_CREDENTIALS: mock.serviceAccountFile });
     const { code, out } = await check('adc');
     assert.equal(code, 0, out);
     assert.ok(
@@ -64,12 +63,7 @@ describe('check-config: FCM credentials', function () {
   });
 
   it('ADC from the metadata server: where it is and the account the node runs as', async () => {
-    restore = setEnv({
-      GOOGLE_APPLICATION_CREDENTIALS: undefined,
-      CLOUDSDK_CONFIG: tempDir('gcloud'),
-      GCE_METADATA_HOST: mock.metadataHost,
-      METADATA_SERVER_DETECTION: 'ping-only',
-    });
+    restore = noAmbientCredentials(mock.metadataServerEnv());
     gcpMetadata.resetIsAvailableCache();
     const { code, out } = await check('adc');
     assert.equal(code, 0, out);
@@ -80,7 +74,7 @@ describe('check-config: FCM credentials', function () {
   });
 
   it('no credentials to be found: an error naming the app, exit 78 (a configuration error)', async () => {
-    restore = setEnv({ GOOGLE_APPLICATION_CREDENTIALS: undefined, CLOUDSDK_CONFIG: tempDir('gcloud') });
+    restore = noAmbientCredentials();
     const { code, out } = await check('adc');
     assert.equal(code, 78);
     assert.match(out, /\[error\]/);

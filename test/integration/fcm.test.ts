@@ -2,10 +2,8 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { gcpMetadata } from 'google-auth-library';
 import { apnsTestPki } from '../helpers/apns-pki';
-import { setEnv } from '../helpers/env';
-import { FCM, FcmMock, testKeys, type Answer } from '../helpers/fcm-mock';
-import { notifyBody, startGateway, type RunningGateway } from '../helpers/gateway';
-import { tempDir } from '../helpers/temp';
+import { FCM, FcmMock, noAmbientCredentials, testKeys, type Answer } from '../helpers/fcm-mock';
+import { metric, notifyBody, startGateway, type RunningGateway } from '../helpers/gateway';
 import { assertUpstreamNotifyResponse } from '../helpers/upstream-schema';
 import { ConnectProxy } from '../helpers/connect-proxy';
 
@@ -28,13 +26,6 @@ async function notify(gw: RunningGateway, notification: Record<string, unknown> 
 
 function devices(pushkeys: string[]): Array<Record<string, unknown>> {
   return pushkeys.map((pushkey) => ({ app_id: APP, pushkey, data: {}, tweaks: {} }));
-}
-
-async function metric(gw: RunningGateway, name: string, labels: Record<string, string>): Promise<number> {
-  const found = (await gw.metrics.registry.getSingleMetric(name)?.get())?.values.find((v) =>
-    Object.entries(labels).every(([k, value]) => v.labels[k] === value),
-  );
-  return found?.value ?? 0;
 }
 
 describe('FCM HTTP v1 pushkin (against a mock FCM and token endpoint)', function () {
@@ -401,7 +392,7 @@ describe('FCM HTTP v1 pushkin (against a mock FCM and token endpoint)', function
     });
 
     it('GOOGLE_APPLICATION_CREDENTIALS: signs in with the key file it names, at its token_uri', async () => {
-      restore = setEnv({ GOOGLE_APPLICATION_CREDENTIALS: mock.serviceAccountFile, CLOUDSDK_CONFIG: tempDir('gcloud') });
+      restore = noAmbientCredentials({ GOOGLE_APPLICATION_CREDENTIALS: mock.serviceAccountFile });
       gw = await startGateway(`apps:\n${mock.appYaml(APP, '', 'adc')}\n`);
       const reply = await notify(gw, {}, { pushkey: 'tok-adc-file' });
       assert.equal(reply.status, 200);
@@ -411,12 +402,7 @@ describe('FCM HTTP v1 pushkin (against a mock FCM and token endpoint)', function
     });
 
     it('the metadata server (GCE_METADATA_HOST): its token is sent, renewed once when FCM refuses it', async () => {
-      restore = setEnv({
-        GOOGLE_APPLICATION_CREDENTIALS: undefined,
-        CLOUDSDK_CONFIG: tempDir('gcloud'),
-        GCE_METADATA_HOST: mock.metadataHost,
-        METADATA_SERVER_DETECTION: 'ping-only',
-      });
+      restore = noAmbientCredentials(mock.metadataServerEnv());
       gcpMetadata.resetIsAvailableCache();
       gw = await startGateway(`apps:\n${mock.appYaml(APP, '', 'adc')}\n`);
       assert.equal((await notify(gw, {}, { pushkey: 'tok-adc-md' })).status, 200);

@@ -5,7 +5,7 @@ import { Metrics } from '../../src/metrics/metrics';
 import { ApnsHarness, device } from '../helpers/apns-harness';
 import type { ApnsMock } from '../helpers/apns-mock';
 import { FcmMock } from '../helpers/fcm-mock';
-import { startGateway, type RunningGateway } from '../helpers/gateway';
+import { notifyBody, startGateway, type RunningGateway } from '../helpers/gateway';
 
 const APNS = 'com.example.ios';
 const FCM_APP = 'com.example.android';
@@ -125,17 +125,14 @@ describe('Prometheus metrics', function () {
 
   /** One device of each app. */
   function notifyAll(eventId: string) {
-    return {
-      notification: {
-        event_id: eventId,
-        type: 'm.room.message',
-        devices: [
-          { app_id: APNS, pushkey: device(`dash-${eventId}`).pushkey },
-          { app_id: FCM_APP, pushkey: `fcm-${eventId}` },
-          { app_id: NOOP, pushkey: `noop-${eventId}` },
-        ],
-      },
-    };
+    return notifyBody({
+      event_id: eventId,
+      devices: [
+        { app_id: APNS, pushkey: device(`dash-${eventId}`).pushkey },
+        { app_id: FCM_APP, pushkey: `fcm-${eventId}` },
+        { app_id: NOOP, pushkey: `noop-${eventId}` },
+      ],
+    });
   }
 
   async function post(body: unknown): Promise<number> {
@@ -149,24 +146,9 @@ describe('Prometheus metrics', function () {
     assert.equal(before.get('sygnal_notifications_received_total'), 0);
     assert.equal(before.get(`sygnal_inflight_request_limit_drop_total{pushkin="${APNS}"}`), 0, 'labelled series exist from start-up');
 
-    const live = device('metrics-live');
     const dead = device('metrics-dead');
     apns.script(dead.hex, { status: 410, reason: 'Unregistered' });
-    const three = {
-      notification: {
-        event_id: '$m1',
-        room_id: '!r:x',
-        type: 'm.room.message',
-        sender: '@a:x',
-        content: { msgtype: 'm.text', body: 'hello' },
-        counts: { unread: 1 },
-        devices: [
-          { app_id: APNS, pushkey: live.pushkey },
-          { app_id: FCM_APP, pushkey: 'fcm-live' },
-          { app_id: NOOP, pushkey: 'noop-live' },
-        ],
-      },
-    };
+    const three = notifyAll('$m1');
     assert.equal(await post(three), 200);
     assert.equal(await post({ notification: { event_id: '$m2', type: 'm.room.message', devices: [{ app_id: APNS, pushkey: dead.pushkey }] } }), 200);
     assert.equal(await post({ notification: { devices: [{ app_id: 'com.unknown', pushkey: 'x' }] } }), 200);

@@ -69,8 +69,7 @@ describe('shared store in Redis: a retry waiting on another process\'s send', fu
     it(c.name, async () => {
       const mock = await h.mock();
       const phone = device(c.name);
-      let answer!: () => void;
-      mock.script(phone.hex, { ...c.firstAnswer, until: new Promise<void>((resolve) => (answer = resolve)) });
+      const answer = mock.hold(phone.hex, c.firstAnswer);
       const first: RunningGateway = await h.gateway(h.tokenApp(mock), { store: sharedStore() });
       const second: RunningGateway = await h.gateway(h.tokenApp(mock), { store: sharedStore() });
 

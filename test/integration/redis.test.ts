@@ -84,8 +84,7 @@ describe('shared store in Redis (several instances, several workers)', function 
   it('sends once when a retry reaches the other instance while the first send is in flight', async () => {
     const [a, b] = [await start(), await start()];
     const phone = device('concurrent');
-    let answer!: () => void;
-    mock.script(phone.hex, { status: 200, until: new Promise<void>((resolve) => (answer = resolve)) });
+    const answer = mock.hold(phone.hex);
     const first = notify(a.url, '$concurrent:example.org', phone.pushkey);
     await mock.waitForRequests(phone.hex, 1);
     const mark = b.herald.lines.length;

@@ -1,35 +1,12 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { ApnsHarness, device } from '../helpers/apns-harness';
 import type { ApnsMock } from '../helpers/apns-mock';
 import { FCM, FcmMock } from '../helpers/fcm-mock';
+import { unusedPort } from '../helpers/ports';
+import { runHerald } from '../helpers/process';
 import { tempDir } from '../helpers/temp';
-
-const HERALD_BIN = join(__dirname, '..', '..', 'dist', 'src', 'main.js');
-
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [HERALD_BIN, ...args]);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-/** A port on 127.0.0.1 where nothing listens: connections are refused. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /** `herald send-test` against the APNs and FCM mocks: what the platform said, and what it means. */
 describe('herald send-test against the platforms', function () {
@@ -52,7 +29,7 @@ describe('herald send-test against the platforms', function () {
 
   it('delivers through APNs, with the message given', async () => {
     const ios = device('send-test-ok');
-    const result = await run(['send-test', '--config', configFile, '--app-id', 'com.example.ios', '--pushkey', ios.pushkey, '--message', 'Hello from the test']);
+    const result = await runHerald(['send-test', '--config', configFile, '--app-id', 'com.example.ios', '--pushkey', ios.pushkey, '--message', 'Hello from the test']);
     assert.equal(result.code, 0, result.stdout + result.stderr);
     assert.match(result.stdout, /^result: {2}delivered$/m);
     const [request] = apns.requestsFor(ios.hex);
@@ -62,7 +39,7 @@ describe('herald send-test against the platforms', function () {
   it("explains APNs' BadDeviceToken as a sandbox/production mix-up", async () => {
     const ios = device('send-test-bad');
     apns.script(ios.hex, { status: 400, reason: 'BadDeviceToken' });
-    const result = await run(['send-test', '--config', configFile, '--app-id', 'com.example.ios', '--pushkey', ios.pushkey]);
+    const result = await runHerald(['send-test', '--config', configFile, '--app-id', 'com.example.ios', '--pushkey', ios.pushkey]);
     assert.equal(result.code, 1);
     assert.match(result.stdout, /^result: {2}rejected \(.*BadDeviceToken.*\)$/m);
     assert.match(result.stdout, /^meaning: .*sandbox.*platform/m);
@@ -71,14 +48,14 @@ describe('herald send-test against the platforms', function () {
   // Every attempt is refused and retried with backoff: the process must wait for the
   // retries (it once ran out of work mid-backoff and exited 0 with no result).
   it('ends with a result line and exit 1 when APNs or FCM is unreachable', async () => {
-    const closed = `https://127.0.0.1:${await closedPort()}`;
+    const closed = `https://127.0.0.1:${await unusedPort()}`;
     const unreachable = join(tempDir('send-test-closed'), 'herald.yaml');
     writeFileSync(
       unreachable,
       `apps:\n  com.example.ios: ${JSON.stringify(harness.tokenApp(apns, { endpoint: closed }))}\n${fcm.appYaml('com.example.android').replace(fcm.url, closed)}\n`,
     );
     for (const [appId, pushkey] of [['com.example.ios', device('send-test-closed').pushkey], ['com.example.android', 'fcm-closed']] as const) {
-      const result = await run(['send-test', '--config', unreachable, '--app-id', appId, '--pushkey', pushkey]);
+      const result = await runHerald(['send-test', '--config', unreachable, '--app-id', appId, '--pushkey', pushkey]);
       assert.equal(result.code, 1, `${appId}: ${result.stdout}${result.stderr}`);
       assert.match(result.stdout, /^result: {2}retry \(.+\)$/m, result.stdout);
       assert.match(result.stdout, /^meaning: No answer from the platform/m, result.stdout);
@@ -87,12 +64,12 @@ describe('herald send-test against the platforms', function () {
 
   it("explains FCM's SENDER_ID_MISMATCH, and sends event_id_only when asked", async () => {
     fcm.script('fcm-mismatch', [FCM.senderIdMismatch()]);
-    const mismatch = await run(['send-test', '--config', configFile, '--app-id', 'com.example.android', '--pushkey', 'fcm-mismatch']);
+    const mismatch = await runHerald(['send-test', '--config', configFile, '--app-id', 'com.example.android', '--pushkey', 'fcm-mismatch']);
     assert.equal(mismatch.code, 1);
     assert.match(mismatch.stdout, /^result: {2}misconfigured \(.*SENDER_ID_MISMATCH.*\)$/m);
     assert.match(mismatch.stdout, /^meaning: .*another Firebase project/m);
 
-    const ok = await run(['send-test', '--config', configFile, '--app-id', 'com.example.android', '--pushkey', 'fcm-ok', '--format', 'event_id_only']);
+    const ok = await runHerald(['send-test', '--config', configFile, '--app-id', 'com.example.android', '--pushkey', 'fcm-ok', '--format', 'event_id_only']);
     assert.equal(ok.code, 0, ok.stdout + ok.stderr);
     const sent = fcm.sends.find((send) => send.registrationToken === 'fcm-ok');
     assert.ok(sent);

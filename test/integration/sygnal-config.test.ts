@@ -5,6 +5,7 @@ import { ApnsHarness } from '../helpers/apns-harness';
 import { FcmMock } from '../helpers/fcm-mock';
 import { newVapidKeyPair } from '../../src/pushkins/webpush/vapid';
 import { HeraldProcess } from '../helpers/process';
+import { SYGNAL_LOG_SETUP, SYGNAL_OPENTRACING } from '../helpers/sygnal-yaml';
 import { tempDir } from '../helpers/temp';
 
 /**
@@ -36,25 +37,7 @@ describe("Sygnal's configuration file", function () {
     const sygnalYaml = `
 ## Logging #####################################################################
 log:
-  setup:
-    version: 1
-    formatters:
-      normal:
-        format: "%(asctime)s [%(process)d] %(levelname)-5s %(name)s %(message)s"
-    handlers:
-      stderr:
-        class: "logging.StreamHandler"
-        formatter: "normal"
-        stream: "ext://sys.stderr"
-    loggers:
-      sygnal.access:
-        propagate: false
-        handlers: ["stderr"]
-        level: "INFO"
-    root:
-      handlers: ["stderr"]
-      level: "INFO"
-    disable_existing_loggers: false
+${SYGNAL_LOG_SETUP}
   access:
     x_forwarded_for: false
 
@@ -69,15 +52,7 @@ metrics:
     enabled: false
     address: '127.0.0.1'
     port: 8000
-  opentracing:
-    enabled: false
-    implementation: jaeger
-    jaeger:
-      sampler:
-        type: 'const'
-        param: 1
-      logging: true
-    service_name: sygnal
+${SYGNAL_OPENTRACING}
   sentry:
     enabled: false
 

@@ -5,7 +5,9 @@ import { ApnsHarness, device } from '../helpers/apns-harness';
 import type { ApnsMock } from '../helpers/apns-mock';
 import { ConnectProxy } from '../helpers/connect-proxy';
 import { FcmMock } from '../helpers/fcm-mock';
+import { notifyBody } from '../helpers/gateway';
 import { HeraldProcess } from '../helpers/process';
+import { SYGNAL_LOG_SETUP, SYGNAL_OPENTRACING } from '../helpers/sygnal-yaml';
 import { tempDir } from '../helpers/temp';
 
 /**
@@ -43,25 +45,7 @@ describe('a Sygnal configuration using every Sygnal key', function () {
     const { pki } = harness;
     return `
 log:
-  setup:
-    version: 1
-    formatters:
-      normal:
-        format: "%(asctime)s [%(process)d] %(levelname)-5s %(name)s %(message)s"
-    handlers:
-      stderr:
-        class: "logging.StreamHandler"
-        formatter: "normal"
-        stream: "ext://sys.stderr"
-    loggers:
-      sygnal.access:
-        propagate: false
-        handlers: ["stderr"]
-        level: "INFO"
-    root:
-      handlers: ["stderr"]
-      level: "INFO"
-    disable_existing_loggers: false
+${SYGNAL_LOG_SETUP}
   access:
     enabled: false
     file: /var/log/sygnal/access.log
@@ -76,15 +60,7 @@ metrics:
     enabled: true
     address: '127.0.0.1'
     port: 0
-  opentracing:
-    enabled: false
-    implementation: jaeger
-    jaeger:
-      sampler:
-        type: 'const'
-        param: 1
-      logging: true
-    service_name: sygnal
+${SYGNAL_OPENTRACING}
   sentry:
     enabled: true
     dsn: 'https://key@sentry.example.org/1'
@@ -179,13 +155,9 @@ apps:
     const response = await fetch(`http://${(ready.listen as string[])[0]}/_matrix/push/v1/notify`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-forwarded-for': '203.0.113.9' },
-      body: JSON.stringify({
-        notification: {
+      body: JSON.stringify(
+        notifyBody({
           event_id: '$every-key',
-          room_id: '!room:example.org',
-          type: 'm.room.message',
-          sender: '@alice:example.org',
-          content: { msgtype: 'm.text', body: 'hello' },
           counts: { unread: 2 },
           devices: [
             { app_id: 'com.example.cert.ios', pushkey: cert.pushkey },
@@ -193,8 +165,8 @@ apps:
             { app_id: 'com.example.both.ios', pushkey: both.pushkey },
             { app_id: 'com.example.android', pushkey: 'fcm-every-key' },
           ],
-        },
-      }),
+        }),
+      ),
     });
     assert.deepEqual({ status: response.status, body: await response.json() }, { status: 200, body: { rejected: [] } });
 

@@ -1,14 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfigText } from '../../src/config/config';
 import { BUILTIN_PUSHKIN_TYPES } from '../../src/pushkins/registry';
 import { startGateway, type RunningGateway } from '../helpers/gateway';
+import { runHeraldSync } from '../helpers/process';
 import { tempDir } from '../helpers/temp';
-
-/** The built CLI (`npm test` builds first). */
-const HERALD_BIN = join(__dirname, '..', '..', 'dist', 'src', 'main.js');
 
 const APPS = `
 apps:
@@ -94,8 +91,8 @@ describe('unknown_app_id in herald send-test', function () {
       ['retry', 'misconfigured (app_id com.unknown.app matches no configured app; unknown_app_id: retry)', 'the gateway would answer 502 and keep this pushkey'],
     ] as const) {
       writeFileSync(file, `unknown_app_id: ${policy}\n${APPS}`);
-      const run = spawnSync(process.execPath, [HERALD_BIN, 'send-test', '--config', file, '--app-id', 'com.unknown.app', '--pushkey', 'k'], { encoding: 'utf8' });
-      assert.equal(run.status, 1);
+      const run = runHeraldSync(['send-test', '--config', file, '--app-id', 'com.unknown.app', '--pushkey', 'k']);
+      assert.equal(run.code, 1);
       assert.ok(run.stdout.includes(`result:  ${result}\n`), run.stdout + run.stderr);
       assert.ok(run.stdout.includes(`meaning: ${meaning}`), run.stdout + run.stderr);
     }

@@ -10,7 +10,7 @@ import { ConfigProblems, ConfigSection } from '../../src/config/section';
 import { systemClock } from '../../src/util/clock';
 import { createLogger } from '../../src/util/log';
 import { apnsTestPki } from '../helpers/apns-pki';
-import { notifyBody, startGateway, type RunningGateway } from '../helpers/gateway';
+import { metric, notifyBody, startGateway, type RunningGateway } from '../helpers/gateway';
 import { tempDir } from '../helpers/temp';
 import { assertUpstreamNotifyResponse } from '../helpers/upstream-schema';
 import { WebPushMock, type MockSubscription } from '../helpers/webpush-mock';
@@ -38,13 +38,6 @@ async function post(gw: RunningGateway, body: unknown): Promise<Reply> {
 
 function notify(gw: RunningGateway, dev: Record<string, unknown>, notification: Record<string, unknown> = {}): Promise<Reply> {
   return post(gw, notifyBody(notification, dev));
-}
-
-async function metric(gw: RunningGateway, name: string, labels: Record<string, string>): Promise<number> {
-  const found = (await gw.metrics.registry.getSingleMetric(name)?.get())?.values.find((v) =>
-    Object.entries(labels).every(([k, value]) => v.labels[k] === value),
-  );
-  return found?.value ?? 0;
 }
 
 describe('Web Push pushkin (against a mock push service that decrypts what it gets)', function () {

@@ -102,9 +102,14 @@ describe('pushkins/limit', () => {
     const platform = new HeldPlatform();
     const limited = new InflightLimitedPushkin(platform, 1, 0, metrics);
     const first = limited.dispatch(notification, device('a'), context());
-    assert.equal((await limited.dispatch(notification, device('b'), context())).kind, 'retry');
+    const turnedAway = await limited.dispatch(notification, device('b'), context());
+    assert.equal(turnedAway.kind, 'retry');
+    assert.match(turnedAway.kind === 'retry' ? turnedAway.reason : '', /0 devices already waiting/);
+    assert.equal(await value(metrics, 'sygnal_inflight_request_limit_drop_total'), 1);
+    assert.equal(await value(metrics, 'herald_inflight_queued_devices'), 0);
     platform.finish('a');
     assert.equal((await first).kind, 'delivered');
+    assert.deepEqual(platform.started, ['a']);
   });
 
   it("answers retry for the devices still waiting when their request's deadline passes, and frees their places", async () => {
@@ -144,7 +149,11 @@ describe('pushkins/limit', () => {
     const first = limited.dispatch(notification, device('a'), context());
     const expired = new AbortController();
     expired.abort();
-    assert.equal((await limited.dispatch(notification, device('b'), context(expired))).kind, 'retry');
+    const late = await limited.dispatch(notification, device('b'), context(expired));
+    assert.equal(late.kind, 'retry');
+    assert.match(late.kind === 'retry' ? late.reason : '', /no slot before the deadline/);
+    assert.equal(await value(metrics, 'sygnal_inflight_request_limit_drop_total'), 1);
+    assert.equal(await value(metrics, 'herald_inflight_queued_devices'), 0);
     platform.finish('a');
     assert.equal((await first).kind, 'delivered');
     assert.deepEqual(platform.started, ['a']);
