@@ -12,17 +12,11 @@ import { GoogleTransport } from '../../../../src/pushkins/fcm/google-transport';
 import { TokenError } from '../../../../src/pushkins/fcm/reasons';
 import { BUILTIN_PUSHKIN_TYPES } from '../../../../src/pushkins/registry';
 import { createLogger } from '../../../../src/util/log';
-import { setEnv } from '../../../helpers/env';
-import { FcmMock, testKeys, type Answer } from '../../../helpers/fcm-mock';
+import { FcmMock, noAmbientCredentials, testKeys, type Answer } from '../../../helpers/fcm-mock';
 import { tempDir } from '../../../helpers/temp';
 
 const APP = 'com.example.android';
 const silent = createLogger('silent');
-
-/** Nothing ADC could find on this machine besides what a test sets: no gcloud file, no key file. */
-function noAmbientCredentials(extra: Record<string, string | undefined> = {}): () => void {
-  return setEnv({ GOOGLE_APPLICATION_CREDENTIALS: undefined, google_application_credentials: undefined, CLOUDSDK_CONFIG: tempDir('gcloud'), ...extra });
-}
 
 describe('pushkins/fcm/auth (google-auth-library against the mock token endpoint)', function () {
   this.timeout(20_000);
