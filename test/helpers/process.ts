@@ -1,6 +1,7 @@
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { tempDir } from './temp';
 
 const ROOT = join(__dirname, '..', '..');
 /** The built CLI, as installed (`npm test` builds first). */
@@ -42,7 +43,19 @@ export class HeraldProcess {
   private readonly exited: Promise<number | null>;
   private waiters: Array<() => void> = [];
 
-  constructor(args: string[], env: Record<string, string> = {}) {
+  /** Herald on `yaml`, written to a herald.yaml of its own (`configFile`, for tests that rewrite it). */
+  static withConfig(yaml: string, env: Record<string, string> = {}): HeraldProcess {
+    const file = join(tempDir('herald'), 'herald.yaml');
+    writeFileSync(file, yaml);
+    return new HeraldProcess(['--config', file], env, file);
+  }
+
+  constructor(
+    args: string[],
+    env: Record<string, string> = {},
+    /** The config file, when made by withConfig. */
+    readonly configFile?: string,
+  ) {
     this.child = spawn(process.execPath, [HERALD_BIN, ...args], {
       cwd: ROOT,
       env: { ...process.env, ...env },

@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { HeraldProcess } from '../helpers/process';
 import { RedisServer } from '../helpers/redis-server';
-import { tempDir } from '../helpers/temp';
 
 describe('workers (node:cluster)', function () {
   // Three processes start at once; a busy shared machine makes that slow.
@@ -17,18 +15,14 @@ describe('workers (node:cluster)', function () {
   });
 
   it('refuses to start several workers with the memory store, naming store.type: redis', async () => {
-    const file = join(tempDir('cluster'), 'herald.yaml');
-    writeFileSync(file, 'workers: 2\nhttp: {port: 0}\napps: {com.example.a: {type: noop}}\n');
-    const herald = new HeraldProcess(['--config', file]);
+    const herald = HeraldProcess.withConfig('workers: 2\nhttp: {port: 0}\napps: {com.example.a: {type: noop}}\n');
     assert.equal(await herald.exitCode(), 78);
     assert.match(herald.stderr, /store\.type: memory \(the default\) is seen by one process only.*set store\.type: redis/);
   });
 
   it('serves from several workers, aggregates their metrics, reloads each, and stops cleanly', async () => {
-    const file = join(tempDir('cluster'), 'herald.yaml');
     const store = `store: {type: redis, url: "${redis.url}"}\n`;
-    writeFileSync(file, `workers: 2\nhttp: {port: 0}\n${store}metrics: {prometheus: {enabled: true, port: 0}}\napps: {com.example.a: {type: noop}}\n`);
-    const herald = new HeraldProcess(['--config', file]);
+    const herald = HeraldProcess.withConfig(`workers: 2\nhttp: {port: 0}\n${store}metrics: {prometheus: {enabled: true, port: 0}}\napps: {com.example.a: {type: noop}}\n`);
     try {
       const ready = await herald.waitFor('herald is ready', 0, 50_000);
       assert.equal(ready.workers, 2);
@@ -45,7 +39,7 @@ describe('workers (node:cluster)', function () {
       const metrics = await (await fetch(String(ready.metrics))).text();
       assert.match(metrics, /^sygnal_notifications_received_total 20$/m);
 
-      writeFileSync(file, `workers: 2\nhttp: {port: 0}\n${store}apps: {com.example.b: {type: noop}}\n`);
+      writeFileSync(herald.configFile as string, `workers: 2\nhttp: {port: 0}\n${store}apps: {com.example.b: {type: noop}}\n`);
       const mark = herald.lines.length;
       herald.signal('SIGHUP');
       const first = await herald.waitFor('configuration reloaded', mark);

@@ -1,13 +1,10 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { ApnsHarness, device } from '../helpers/apns-harness';
 import type { ApnsMock } from '../helpers/apns-mock';
 import { ConnectProxy } from '../helpers/connect-proxy';
 import { FcmMock } from '../helpers/fcm-mock';
 import { HeraldProcess } from '../helpers/process';
-import { tempDir } from '../helpers/temp';
 
 const APNS_APP = 'com.example.ios';
 const FCM_APP = 'com.example.android';
@@ -40,9 +37,7 @@ describe('outbound proxy', function () {
 
   async function startHerald(proxyUrl: string, apnsApp = harness.tokenApp(apns)): Promise<string> {
     const apps = `apps:\n  ${APNS_APP}: ${JSON.stringify(apnsApp)}\n${fcm.appYaml(FCM_APP)}\n`;
-    const file = join(tempDir('proxy'), 'herald.yaml');
-    writeFileSync(file, `http: {port: 0, notify_deadline_ms: 5000}\nlog: {level: debug}\nproxy: ${JSON.stringify(proxyUrl)}\n${apps}`);
-    herald = new HeraldProcess(['--config', file], { NO_PROXY: '' });
+    herald = HeraldProcess.withConfig(`http: {port: 0, notify_deadline_ms: 5000}\nlog: {level: debug}\nproxy: ${JSON.stringify(proxyUrl)}\n${apps}`, { NO_PROXY: '' });
     return herald.url();
   }
 

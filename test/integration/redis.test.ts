@@ -1,12 +1,9 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { APP, ApnsHarness, device } from '../helpers/apns-harness';
 import type { ApnsMock } from '../helpers/apns-mock';
 import { notifyBody } from '../helpers/gateway';
 import { HeraldProcess } from '../helpers/process';
 import { RedisServer } from '../helpers/redis-server';
-import { tempDir } from '../helpers/temp';
 
 /**
  * Herald's promises across processes: two instances (the built CLI) on their own ports,
@@ -37,7 +34,6 @@ describe('shared store in Redis (several instances, several workers)', function 
 
   /** Starts Herald with the Redis store (and `extra` top-level settings); resolves once ready. */
   async function start(extra: Record<string, unknown> = {}): Promise<{ herald: HeraldProcess; url: string; metrics: string }> {
-    const file = join(tempDir('redis-instance'), 'herald.yaml');
     const config = {
       http: { port: 0 },
       log: { level: 'debug' },
@@ -48,8 +44,7 @@ describe('shared store in Redis (several instances, several workers)', function 
       apps: { [APP]: h.tokenApp(mock) },
       ...extra,
     };
-    writeFileSync(file, JSON.stringify(config)); // JSON is YAML
-    const herald = new HeraldProcess(['--config', file]);
+    const herald = HeraldProcess.withConfig(JSON.stringify(config)); // JSON is YAML
     processes.push(herald);
     // Generous: several processes start at once on a busy machine.
     const ready = await herald.waitFor('herald is ready', 0, 50_000);
@@ -115,16 +110,14 @@ describe('shared store in Redis (several instances, several workers)', function 
   it('reaches Redis over TLS (rediss://) with a password', async () => {
     const tlsRedis = await RedisServer.start({ password: 'tls-secret', tls: { key: h.pki.serverKey, cert: h.pki.serverCert } });
     try {
-      const file = join(tempDir('redis-tls'), 'herald.yaml');
       const config = {
         http: { port: 0 },
         metrics: { prometheus: { enabled: true, port: 0 } },
         store: { type: 'redis', url: tlsRedis.url, timeout_ms: 5_000 },
         apps: { [APP]: h.tokenApp(mock) },
       };
-      writeFileSync(file, JSON.stringify(config));
       // The test CA signed the server's certificate; Node trusts it through this variable.
-      const herald = new HeraldProcess(['--config', file], { NODE_EXTRA_CA_CERTS: h.pki.caFile });
+      const herald = HeraldProcess.withConfig(JSON.stringify(config), { NODE_EXTRA_CA_CERTS: h.pki.caFile });
       processes.push(herald);
       const ready = await herald.waitFor('herald is ready', 0, 50_000);
       const url = `http://${(ready.listen as string[])[0]}`;

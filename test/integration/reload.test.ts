@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { HeraldProcess } from '../helpers/process';
-import { tempDir } from '../helpers/temp';
 
 async function notify(url: string, appId: string, pushkey: string): Promise<{ status: number; body: { rejected: string[] } }> {
   const response = await fetch(`${url}/_matrix/push/v1/notify`, {
@@ -19,9 +17,8 @@ describe('reload on SIGHUP', () => {
   });
 
   it('applies added, changed and removed apps, and refuses an invalid file keeping the old config', async () => {
-    const file = join(tempDir('reload'), 'herald.yaml');
-    writeFileSync(file, 'http: {port: 0}\napps:\n  com.example.a: {type: noop}\n  com.example.b: {type: noop}\n');
-    herald = new HeraldProcess(['--config', file]);
+    herald = HeraldProcess.withConfig('http: {port: 0}\napps:\n  com.example.a: {type: noop}\n  com.example.b: {type: noop}\n');
+    const file = herald.configFile as string;
     const url = await herald.url();
     assert.deepEqual((await notify(url, 'com.example.a', 'k1')).body.rejected, []);
     assert.deepEqual((await notify(url, 'com.example.c', 'k2')).body.rejected, ['k2']);

@@ -1,9 +1,6 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
-import { join } from 'node:path';
 import { HeraldProcess } from '../helpers/process';
-import { tempDir } from '../helpers/temp';
 import { RedisServer } from '../helpers/redis-server';
 
 const CLIENTS = 16;
@@ -63,9 +60,7 @@ async function client(url: URL, tally: Tally): Promise<void> {
 
 /** `store` is the YAML of a store section: workers share theirs through Redis. */
 async function sigtermUnderLoad(workers: number, store: string): Promise<Tally> {
-  const file = join(tempDir('shutdown'), 'herald.yaml');
-  writeFileSync(file, `workers: ${workers}\nstore: ${store}\nhttp: {port: 0, shutdown_grace_ms: 5000}\napps: {com.example.a: {type: noop}}\n`);
-  const herald = new HeraldProcess(['--config', file]);
+  const herald = HeraldProcess.withConfig(`workers: ${workers}\nstore: ${store}\nhttp: {port: 0, shutdown_grace_ms: 5000}\napps: {com.example.a: {type: noop}}\n`);
   const tally: Tally = { answered: 0, reusing: 0, closeAnswers: 0, failures: [] };
   try {
     const url = new URL(`${await herald.url()}/_matrix/push/v1/notify`);

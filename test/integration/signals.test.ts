@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { CAN_SEE_SIGNAL_HANDLERS, HeraldProcess } from '../helpers/process';
-import { tempDir } from '../helpers/temp';
 import { RedisServer } from '../helpers/redis-server';
 
 async function rejected(url: string, appId: string): Promise<string[]> {
@@ -29,10 +27,8 @@ describe('signals during start-up', function () {
   });
 
   function start(yaml: string): { herald: HeraldProcess; file: string } {
-    const file = join(tempDir('signals'), 'herald.yaml');
-    writeFileSync(file, yaml);
-    herald = new HeraldProcess(['--config', file]);
-    return { herald, file };
+    herald = HeraldProcess.withConfig(yaml);
+    return { herald, file: herald.configFile as string };
   }
 
   it('SIGTERM before ready: a clean exit 0', async () => {
