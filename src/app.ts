@@ -26,8 +26,6 @@ export interface GatewayOptions {
   readonly metrics?: Metrics;
   readonly clock?: Clock;
   readonly store?: PushStore;
-  /** Validate our own responses against our OpenAPI document (tests). */
-  readonly validateResponses?: boolean;
 }
 
 /** The pushkins built from one configuration, and the dispatcher routing over them. */
@@ -56,7 +54,6 @@ export class Gateway {
     private readonly clock: Clock,
     log: Logger,
     metrics: Metrics,
-    validateResponses: boolean,
   ) {
     this.current = generation;
     this.log = log;
@@ -69,7 +66,6 @@ export class Gateway {
       accessXForwardedFor: config.log.accessXForwardedFor,
       dispatcher: () => this.current.dispatcher,
       storeHealth: () => store.health(),
-      validateResponses,
       ...(config.http.allowedCallers !== undefined ? { allowedCallers: config.http.allowedCallers } : {}),
       ...(config.http.rateLimit !== undefined ? { rateLimit: config.http.rateLimit } : {}),
       clock,
@@ -91,7 +87,7 @@ export class Gateway {
       if (!options.store) await store.close();
       throw err;
     }
-    return new Gateway(config, generation, store, clock, log, metrics, options.validateResponses ?? false);
+    return new Gateway(config, generation, store, clock, log, metrics);
   }
 
   /** Listens on every `http.bind_addresses` entry; resolves with the bound addresses. */

@@ -24,11 +24,6 @@ export interface ExchangeOptions {
   readonly metrics: Metrics;
   /** Take the client address from X-Forwarded-For. */
   readonly accessXForwardedFor: boolean;
-  /**
-   * Answer through `res.json`, where express-openapi-validator checks our answers
-   * against the OpenAPI document (tests); otherwise the JSON text is written directly.
-   */
-  readonly validateResponses: boolean;
 }
 
 type StatusMetrics = { count: { inc(): void }; time: { observe(value: number): void } };
@@ -78,10 +73,6 @@ export class Exchanges {
   /** Answers with `body` as JSON (`text` when it is already serialised) and counts a notify answer. */
   send(res: Response, status: number, body: object, text?: string): void {
     this.settle(res, status);
-    if (this.options.validateResponses) {
-      res.status(status).json(body);
-      return;
-    }
     const json = text ?? JSON.stringify(body);
     res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(json) });
     res.end(json);
@@ -128,7 +119,6 @@ export class Exchanges {
       this.requestLog(res).debug({ status: matrixError.status, error: matrixError.message, path: req.path }, 'request refused');
     }
     for (const [name, value] of Object.entries(matrixError.headers)) res.setHeader(name, value);
-    // The plain body: the response validator (tests) checks the object, not its toJSON().
     this.send(res, matrixError.status, matrixError.toJSON());
   };
 }

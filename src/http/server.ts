@@ -33,8 +33,6 @@ export interface HttpOptions {
   dispatcher(): Dispatcher;
   /** Said by /health; a degraded store keeps it 200 (see createHttpApp). */
   storeHealth?(): StoreHealth;
-  /** Validate our own answers against the OpenAPI document (tests). */
-  readonly validateResponses?: boolean;
   /** http.allowed_callers; undefined: everyone. */
   readonly allowedCallers?: readonly Cidr[];
   /** http.rate_limit; undefined: none. */
@@ -65,7 +63,6 @@ export function createHttpApp(options: HttpOptions): Express {
     log: options.log,
     metrics: options.metrics,
     accessXForwardedFor: options.accessXForwardedFor,
-    validateResponses: options.validateResponses ?? false,
   });
   const validator = OpenApiValidator.middleware({
     apiSpec: OPENAPI_PATH,
@@ -73,7 +70,7 @@ export function createHttpApp(options: HttpOptions): Express {
     // Inlined once at start-up rather than followed per request.
     $refParser: { mode: 'dereference' },
     validateRequests: { allowUnknownQueryParameters: true, coerceTypes: false, removeAdditional: false },
-    validateResponses: options.validateResponses ? { coerceTypes: false, removeAdditional: false } : false,
+    validateResponses: false,
     validateSecurity: false,
     fileUploader: false,
   });

@@ -5,18 +5,28 @@ import { loadConfigText } from '../../src/config/config';
 import { Metrics } from '../../src/metrics/metrics';
 import { BUILTIN_PUSHKIN_TYPES, type PushkinTypes } from '../../src/pushkins/registry';
 import { createLogger } from '../../src/util/log';
+import { watchAnswers } from './openapi-document';
 
 /** Every log line a gateway wrote, parsed, plus the raw text (for "secret never appears" checks). */
 export class CapturedLogs {
   readonly lines: Array<Record<string, unknown>> = [];
   raw = '';
+  private readonly waiters: Array<{ matches(line: Record<string, unknown>): boolean; resolve(line: Record<string, unknown>): void }> = [];
 
   stream(): Writable {
     return new Writable({
       write: (chunk: Buffer, _encoding, callback) => {
         const text = chunk.toString('utf8');
         this.raw += text;
-        for (const line of text.split('\n')) if (line.trim()) this.lines.push(JSON.parse(line) as Record<string, unknown>);
+        for (const entry of text.split('\n')) {
+          if (!entry.trim()) continue;
+          const line = JSON.parse(entry) as Record<string, unknown>;
+          this.lines.push(line);
+          for (const waiter of this.waiters.filter((w) => w.matches(line))) {
+            this.waiters.splice(this.waiters.indexOf(waiter), 1);
+            waiter.resolve(line);
+          }
+        }
         callback();
       },
     });
@@ -24,6 +34,13 @@ export class CapturedLogs {
 
   messages(): string[] {
     return this.lines.map((line) => String(line.msg));
+  }
+
+  /** The first line, written already or to come, that `matches`: waits on the logger, never on a timer. */
+  line(matches: (line: Record<string, unknown>) => boolean): Promise<Record<string, unknown>> {
+    const found = this.lines.find(matches);
+    if (found) return Promise.resolve(found);
+    return new Promise((resolve) => this.waiters.push({ matches, resolve }));
   }
 }
 
@@ -47,7 +64,8 @@ export interface StartOptions extends GatewayOptions {
 
 /**
  * Starts a real gateway from YAML text on 127.0.0.1 and an ephemeral port, logging at
- * debug into memory and validating its own responses against our OpenAPI document.
+ * debug into memory. Every answer it writes is checked against openapi/herald.yaml
+ * (see openapi-document.ts); `close()` fails naming each one that does not match.
  */
 export async function startGateway(yaml: string, options: StartOptions = {}): Promise<RunningGateway> {
   const types = new Map([...BUILTIN_PUSHKIN_TYPES, ...(options.pushkinTypes ?? new Map())]);
@@ -58,12 +76,23 @@ export async function startGateway(yaml: string, options: StartOptions = {}): Pr
   const metrics = options.metrics ?? new Metrics();
   const gateway = await Gateway.create(config, {
     log: createLogger('debug', logs.stream()),
-    validateResponses: true,
     ...options,
     metrics,
   });
-  const [address] = (await gateway.listen()) as [AddressInfo];
-  return { gateway, url: `http://127.0.0.1:${address.port}`, logs, metrics, close: () => gateway.close(1_000) };
+  const addresses = await gateway.listen();
+  const [address] = addresses as [AddressInfo];
+  const answers = watchAnswers(addresses.map((bound) => bound.port));
+  return {
+    gateway,
+    url: `http://127.0.0.1:${address.port}`,
+    logs,
+    metrics,
+    close: async () => {
+      await gateway.close(1_000);
+      const undocumented = answers.stop();
+      if (undocumented.length > 0) throw new Error(`answers that openapi/herald.yaml does not describe:\n${undocumented.join('\n')}`);
+    },
+  };
 }
 
 /** The value of a gateway's metric series with these labels (0 when there is none yet). */

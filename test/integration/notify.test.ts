@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import type { Server } from 'node:http';
+import { connect, type AddressInfo } from 'node:net';
 import request from 'supertest';
 import { startGateway, notifyBody, type RunningGateway } from '../helpers/gateway';
 import { ScriptedPlatform } from '../helpers/scripted-pushkin';
-import { assertDocumentedNotifyFailure } from '../helpers/openapi-document';
 import { assertUpstreamNotifyResponse } from '../helpers/upstream-schema';
 
 const NOTIFY = '/_matrix/push/v1/notify';
@@ -28,16 +30,19 @@ interface Answer {
   headers: Record<string, string>;
 }
 
-/** POSTs to the notify endpoint of the gateway's Express app; JSON unless other headers are given. */
+/**
+ * POSTs to the gateway's notify endpoint over its listener; JSON unless other headers are
+ * given. startGateway checks the answer against openapi/herald.yaml; here, a 200 is also
+ * checked against the Matrix spec's own schema.
+ */
 async function post(gw: RunningGateway, body: unknown, headers: Record<string, string> = { 'content-type': 'application/json' }): Promise<Answer> {
-  const response = await request(gw.gateway.app)
+  const response = await request(gw.url)
     .post(NOTIFY)
     .set(headers)
     .send(typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body));
   assert.match(response.headers['content-type'] ?? '', /^application\/json/, `content-type of ${response.text}`);
   const parsed = JSON.parse(response.text) as Record<string, unknown>;
   if (response.status === 200) assertUpstreamNotifyResponse(parsed);
-  if (response.status === 502) assertDocumentedNotifyFailure(parsed);
   return { status: response.status, body: parsed, headers: response.headers as Record<string, string> };
 }
 
@@ -157,16 +162,21 @@ describe('POST /_matrix/push/v1/notify', () => {
     });
 
     it('does not count a homeserver that hangs up mid-body as an error of ours', async () => {
-      const { connect } = await import('node:net');
       const port = Number(new URL(gw.url).port);
-      await new Promise<void>((resolve) => {
-        const socket = connect(port, '127.0.0.1', () => {
-          socket.write(`POST ${NOTIFY} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"notification":`);
-          setTimeout(() => socket.destroy(), 100);
-        });
-        socket.on('close', () => resolve());
+      const socket = connect(port, '127.0.0.1', () => {
+        socket.write(`POST ${NOTIFY} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"notification":`);
       });
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      // Hang up once the gateway has the request, so it is surely mid-body.
+      const hangUp = (message: unknown): void => {
+        const { server } = message as { server: Server };
+        if ((server.address() as AddressInfo).port === port) socket.destroy();
+      };
+      subscribe('http.server.request.start', hangUp);
+      // The request's end, either way: the debug line of a client gone, or the error line of a 500.
+      const ended = await gw.logs
+        .line((line) => line.msg === 'the client closed the connection before sending the whole body' || line.msg === 'request failed')
+        .finally(() => unsubscribe('http.server.request.start', hangUp));
+      assert.equal(ended.msg, 'the client closed the connection before sending the whole body');
       const metrics = await gw.metrics.registry.getSingleMetricAsString('sygnal_pushgateway_status_codes_total');
       assert.doesNotMatch(metrics, /code="500"/);
       assert.equal((await gw.metrics.registry.getSingleMetric('sygnal_requests_in_flight')?.get())?.values[0]?.value, 0);
@@ -174,33 +184,33 @@ describe('POST /_matrix/push/v1/notify', () => {
     });
 
     it('answers 404 M_UNRECOGNIZED for an unknown path', async () => {
-      const response = await request(gw.gateway.app).post('/_matrix/push/v1/nothing').type('json').send('{}');
+      const response = await request(gw.url).post('/_matrix/push/v1/nothing').type('json').send('{}');
       assert.equal(response.status, 404);
       assert.deepEqual(response.body, { errcode: 'M_UNRECOGNIZED', error: 'unrecognized request' });
     });
 
     it('answers 405 M_UNRECOGNIZED with Allow for a wrong method', async () => {
-      const notify = await request(gw.gateway.app).get(NOTIFY);
+      const notify = await request(gw.url).get(NOTIFY);
       assert.equal(notify.status, 405);
       assert.equal(notify.headers.allow, 'POST');
       assert.equal(notify.body.errcode, 'M_UNRECOGNIZED');
-      const health = await request(gw.gateway.app).post('/health');
+      const health = await request(gw.url).post('/health');
       assert.equal(health.status, 405);
       assert.equal(health.headers.allow, 'GET');
     });
 
     it('answers a notification at the path with a trailing slash too', async () => {
-      const response = await request(gw.gateway.app).post(`${NOTIFY}/`).type('json').send(JSON.stringify(notifyBody()));
+      const response = await request(gw.url).post(`${NOTIFY}/`).type('json').send(JSON.stringify(notifyBody()));
       assert.equal(response.status, 200);
     });
 
     it('ignores a query string', async () => {
-      const response = await request(gw.gateway.app).post(`${NOTIFY}?since=1`).type('json').send(JSON.stringify(notifyBody()));
+      const response = await request(gw.url).post(`${NOTIFY}?since=1`).type('json').send(JSON.stringify(notifyBody()));
       assert.equal(response.status, 200);
     });
 
     it('GET /health names Herald and its version', async () => {
-      const response = await request(gw.gateway.app).get('/health');
+      const response = await request(gw.url).get('/health');
       assert.equal(response.status, 200);
       assert.match(response.text, /^OK, herald \d+\.\d+\.\d+$/);
     });
