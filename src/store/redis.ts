@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Counter } from 'prom-client';
 import { createClient } from 'redis';
+import type { Clock } from '../util/clock';
 import type { Logger } from '../util/log';
 import { rejectionKey, type DeliveryClaim, type PushStore, type StoreHealth } from './store';
 
@@ -16,6 +17,8 @@ export interface RedisStoreOptions {
   readonly log: Logger;
   /** herald_store_errors_total, by operation. */
   readonly errors: Counter<'operation'>;
+  /** Time for the skip after a timeout; by default performance.now(), which never jumps. */
+  readonly clock?: Pick<Clock, 'now'>;
 }
 
 /** The store's operations, as named in logs and in herald_store_errors_total. */
@@ -60,12 +63,14 @@ export class RedisStore implements PushStore {
   /** The last failure's message while it is more recent than the last success. */
   private failure: string | undefined;
   private lastLogAt = -Infinity;
-  /** After a timeout, calls skip Redis until then (performance.now()). */
+  /** After a timeout, calls skip Redis until then (on `clock`). */
   private skipUntil = 0;
+  private readonly clock: Pick<Clock, 'now'>;
   private unlogged = 0;
   private closed = false;
 
   constructor(private readonly options: RedisStoreOptions) {
+    this.clock = options.clock ?? performance;
     for (const operation of OPERATIONS) options.errors.labels(operation).inc(0);
     this.client = createClient({
       url: options.url,
@@ -158,14 +163,14 @@ export class RedisStore implements PushStore {
       this.failed(operation, new Error('not connected'));
       return fallback;
     }
-    if (performance.now() < this.skipUntil) {
+    if (this.clock.now() < this.skipUntil) {
       this.failed(operation, new Error(`skipped for ${SKIP_AFTER_TIMEOUT_MS} ms after a timeout`));
       return fallback;
     }
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_resolve, reject) => {
       timer = setTimeout(() => {
-        this.skipUntil = performance.now() + SKIP_AFTER_TIMEOUT_MS;
+        this.skipUntil = this.clock.now() + SKIP_AFTER_TIMEOUT_MS;
         reject(new Error(`no answer within ${this.options.timeoutMs} ms`));
       }, this.options.timeoutMs);
     });

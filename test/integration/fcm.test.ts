@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { gcpMetadata } from 'google-auth-library';
+import { DEFAULT_RETRY_POLICY } from '../../src/pushkins/retry';
+import type { Clock } from '../../src/util/clock';
+import { fastClock } from '../helpers/apns-harness';
 import { apnsTestPki } from '../helpers/apns-pki';
 import { FCM, FcmMock, noAmbientCredentials, testKeys, type Answer } from '../helpers/fcm-mock';
 import { metric, notifyBody, startGateway, type RunningGateway } from '../helpers/gateway';
@@ -43,8 +45,8 @@ describe('FCM HTTP v1 pushkin (against a mock FCM and token endpoint)', function
     await mock.close();
   });
 
-  async function start(appExtra = ''): Promise<RunningGateway> {
-    gw = await startGateway(`apps:\n${mock.appYaml(APP, appExtra)}\n`);
+  async function start(appExtra = '', clock?: Clock): Promise<RunningGateway> {
+    gw = await startGateway(`apps:\n${mock.appYaml(APP, appExtra)}\n`, clock ? { clock } : {});
     return gw;
   }
 
@@ -239,33 +241,40 @@ describe('FCM HTTP v1 pushkin (against a mock FCM and token endpoint)', function
     });
 
     it('QUOTA_EXCEEDED with Retry-After is retried after the time FCM asked for', async () => {
-      const g = await start();
+      const { clock, sleeps } = fastClock();
+      const g = await start('', clock);
       mock.script('tok-quota', [FCM.quotaExceeded('1')]);
       const reply = await notify(g, {}, { pushkey: 'tok-quota' });
       assert.equal(reply.status, 200);
-      const [first, second] = mock.sendsTo('tok-quota');
-      assert.ok(first && second);
-      assert.ok(second.at - first.at >= 900, `waited ${second.at - first.at} ms`);
+      assert.equal(mock.sendsTo('tok-quota').length, 2);
+      assert.deepEqual(sleeps, [1_000], 'one wait, of the Retry-After');
       assert.equal(await metric(g, 'herald_upstream_retries_total', { pushkin: APP }), 1);
     });
 
     it('UNAVAILABLE and INTERNAL are retried with backoff until delivered', async () => {
-      const g = await start();
+      const { clock, sleeps } = fastClock();
+      const g = await start('', clock);
       mock.script('tok-flaky', [FCM.unavailable(), FCM.internal()]);
       const reply = await notify(g, {}, { pushkey: 'tok-flaky' });
       assert.equal(reply.status, 200);
       assert.deepEqual(reply.body.rejected, []);
       assert.equal(mock.sendsTo('tok-flaky').length, 3);
+      // Exponential backoff with equal jitter: retry n waits between half and all of base × 2^n.
+      const { baseDelayMs } = DEFAULT_RETRY_POLICY;
+      assert.equal(sleeps.length, 2);
+      sleeps.forEach((ms, n) => assert.ok(ms >= (baseDelayMs * 2 ** n) / 2 && ms <= baseDelayMs * 2 ** n, `retry ${n} waited ${ms} ms`));
     });
 
     it('retries exhausted → 502 (never 200), pushkey kept', async () => {
-      const g = await start();
+      const { clock, sleeps } = fastClock();
+      const g = await start('', clock);
       mock.script('tok-down', [], FCM.internal());
       const reply = await notify(g, {}, { pushkey: 'tok-down' });
       assert.equal(reply.status, 502);
       assert.deepEqual(reply.body.rejected, []);
       assert.equal(reply.body.devices?.[0]?.outcome, 'retry');
       assert.equal(mock.sendsTo('tok-down').length, 4);
+      assert.equal(sleeps.length, 3, 'a wait before each of the three retries');
     });
 
     it('a Retry-After beyond what Herald waits is passed back to the homeserver', async () => {
@@ -356,21 +365,28 @@ describe('FCM HTTP v1 pushkin (against a mock FCM and token endpoint)', function
       assert.equal(mock.tokenRequests.length, 1);
     });
 
-    it('one token request however many sends wait, and one more when it goes stale', async () => {
-      mock.tokenLifetimeS = 1;
-      const g = await start('max_connections: 20');
-      const keys = Array.from({ length: 20 }, (_, i) => `tok-conc-${i}`);
-      const first = await notify(g, { devices: devices(keys) });
-      assert.equal(first.status, 200);
-      assert.equal(mock.tokenRequests.length, 1);
-      await sleep(1_200); // past the 1 s lifetime: the cached token must be renewed
-      const second = await notify(g, { event_id: '$again:x', devices: devices(keys) });
-      assert.equal(second.status, 200);
-      assert.equal(mock.tokenRequests.length, 2);
-      assert.equal(mock.sends.length, 40);
-      assert.equal(mock.authFailures.length, 0);
-      assert.equal(new Set(mock.sends.map((s) => s.accessToken)).size, 2);
-    });
+    // google-auth-library keeps token time with Date.now() and renews a token once it has
+    // five minutes or less left (eagerRefreshThresholdMillis), so a token's staleness is
+    // set here by the lifetime the token endpoint gives it, not by waiting.
+    for (const [lifetimeS, tokens, what] of [
+      [3_600, 1, 'and the same token for the next notification while it has more than five minutes left'],
+      [240, 2, 'and one more for the next notification once it has five minutes or less left'],
+    ] as const) {
+      it(`one token request however many sends wait, ${what}`, async () => {
+        mock.tokenLifetimeS = lifetimeS;
+        const g = await start('max_connections: 20');
+        const keys = Array.from({ length: 20 }, (_, i) => `tok-conc-${i}`);
+        const first = await notify(g, { devices: devices(keys) });
+        assert.equal(first.status, 200);
+        assert.equal(mock.tokenRequests.length, 1);
+        const second = await notify(g, { event_id: '$again:x', devices: devices(keys) });
+        assert.equal(second.status, 200);
+        assert.equal(mock.tokenRequests.length, tokens);
+        assert.equal(mock.sends.length, 40);
+        assert.equal(mock.authFailures.length, 0);
+        assert.equal(new Set(mock.sends.map((s) => s.accessToken)).size, tokens);
+      });
+    }
 
     it('mixed outcomes in one notification: dead one rejected, the rest answered per device', async () => {
       const g = await start();

@@ -93,7 +93,9 @@ describe('store/redis', () => {
   });
 
   it('answers within its timeout when Redis stops answering, and counts it', async () => {
-    const { store, metrics, logs } = make({ timeoutMs: 100 });
+    // The skip after a timeout runs on this clock; the timeout itself on the real one.
+    let now = 0;
+    const { store, metrics, logs } = make({ timeoutMs: 100, clock: { now: () => now } });
     await store.open();
     const key = deliveryKey('$slow', 'app', 'key');
     server.pause();
@@ -112,10 +114,15 @@ describe('store/redis', () => {
     } finally {
       server.resume();
     }
-    // The late answers arrive; once the calls stop skipping Redis (a second after the
-    // timeout), the next one succeeds and the store is healthy again.
-    await delay(1_100);
+    // Redis answers again, but calls skip it until a second after the timeout…
+    now = 999;
     assert.equal(await store.isRejected('app', 'key'), false);
+    assert.equal(await errors(metrics, 'is_rejected'), 2);
+    assert.equal(store.health().state, 'degraded');
+    // …then the next one reaches it, and the store is healthy again.
+    now = 1_000;
+    assert.equal(await store.isRejected('app', 'key'), false);
+    assert.equal(await errors(metrics, 'is_rejected'), 2);
     assert.deepEqual(store.health(), { state: 'ok' });
   });
 
