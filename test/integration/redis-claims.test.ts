@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { setTimeout as delay } from 'node:timers/promises';
 import { Metrics } from '../../src/metrics/metrics';
 import { RedisStore } from '../../src/store/redis';
 import { createLogger } from '../../src/util/log';
@@ -41,13 +40,6 @@ describe('shared store in Redis: a retry waiting on another process\'s send', fu
     });
   }
 
-  async function waitForLog(gw: RunningGateway, msg: string): Promise<void> {
-    for (let i = 0; !gw.logs.messages().includes(msg); i++) {
-      if (i > 3_000) assert.fail(`no log line ${msg}`);
-      await delay(10);
-    }
-  }
-
   const CASES = [
     {
       name: 'sends itself once the first send has failed, never answering 200 for the failed one',
@@ -77,7 +69,7 @@ describe('shared store in Redis: a retry waiting on another process\'s send', fu
       const firstReply = notify(first, { event_id: eventId }, { pushkey: phone.pushkey });
       await mock.waitForRequests(phone.hex, 1);
       const retry = notify(second, { event_id: eventId }, { pushkey: phone.pushkey });
-      await waitForLog(second, 'event being sent to this device by another process; waiting for its outcome');
+      await second.logs.line((line) => line.msg === 'event being sent to this device by another process; waiting for its outcome');
       answer();
 
       const firstDone = await firstReply;
