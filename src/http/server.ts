@@ -70,6 +70,7 @@ export function createHttpApp(options: HttpOptions): Express {
     // Inlined once at start-up rather than followed per request.
     $refParser: { mode: 'dereference' },
     validateRequests: { allowUnknownQueryParameters: true, coerceTypes: false, removeAdditional: false },
+    // Answers are checked by the tests against this document as written (docs/design-decisions.md).
     validateResponses: false,
     validateSecurity: false,
     fileUploader: false,
