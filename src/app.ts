@@ -12,7 +12,6 @@ import { InflightLimitedPushkin } from './pushkins/limit';
 import type { Pushkin, PushkinEnv } from './pushkins/pushkin';
 import { createStore } from './store/create';
 import type { PushStore } from './store/store';
-import { installLeanAsyncResourceBind } from './util/async-resource-bind';
 import { systemClock, type Clock } from './util/clock';
 import { createLogger, type Logger } from './util/log';
 import { listenOn } from './util/listen';
@@ -73,8 +72,6 @@ export class Gateway {
   }
 
   static async create(config: HeraldConfig, options: GatewayOptions = {}): Promise<Gateway> {
-    // Every HTTP/2 request to APNs, FCM or a push service goes through it (see the module).
-    installLeanAsyncResourceBind();
     const log = options.log ?? createLogger(config.log.level);
     const metrics = options.metrics ?? new Metrics({ defaultMetrics: true });
     const clock = options.clock ?? systemClock;

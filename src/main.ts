@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+// First: a too-old Node gets one line naming the version needed (see the module).
+import './node-version';
 import { EXIT_FAILED, EXIT_OK } from './cli/exit';
 import { ProcessSignals } from './cli/signals';
 
@@ -36,7 +38,7 @@ void (async () => {
     exit(process.exitCode === undefined ? EXIT_OK : Number(process.exitCode));
   } catch (err) {
     finished = true;
-    process.stderr.write(`herald: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.stderr.write(`herald: ${err instanceof Error ? (err.stack || err.message) : String(err)}\n`);
     exit(EXIT_FAILED);
   }
 })();
