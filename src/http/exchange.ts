@@ -22,8 +22,6 @@ function stateOf(res: Response): ExchangeState {
 export interface ExchangeOptions {
   readonly log: Logger;
   readonly metrics: Metrics;
-  /** Take the client address from X-Forwarded-For. */
-  readonly accessXForwardedFor: boolean;
   /**
    * Answer through `res.json`, where express-openapi-validator checks our answers
    * against the OpenAPI document (tests); otherwise the JSON text is written directly.
@@ -58,7 +56,7 @@ export class Exchanges {
   readonly accessLog: RequestHandler = (_req, res, next) => {
     const startedNs = process.hrtime.bigint();
     stateOf(res).startedNs = startedNs;
-    res.once('finish', () => logAccess(this.options.log, res.req, res.statusCode, startedNs, this.requestId(res), this.options.accessXForwardedFor));
+    res.once('finish', () => logAccess(this.options.log, res.req, res.statusCode, startedNs, this.requestId(res)));
     next();
   };
 
