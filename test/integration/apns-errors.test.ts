@@ -94,6 +94,18 @@ describe('APNs pushkin: errors, retries and connections (against a mock APNs)', 
       });
     }
 
+    it('ExpiredProviderToken (a bare 403 from node-apn): retried once, with the token node-apn renewed, and delivered', async () => {
+      const mock = await h.mock();
+      const gw = await h.gateway(h.tokenApp(mock));
+      const { pushkey, hex } = device('expired-provider-token');
+      mock.script(hex, { status: 403, reason: 'ExpiredProviderToken' });
+      assert.equal((await notify(gw, {}, { pushkey })).status, 200);
+      const [first, second] = mock.requestsFor(hex);
+      assert.ok(first && second);
+      assert.notEqual(second.headers.authorization, first.headers.authorization, 'a new provider token');
+      assert.equal(await metric(gw, 'herald_configuration_errors_total', { pushkin: APP, reason: '403' }), 0);
+    });
+
     it('remembers a dead token and rejects it on the next call without asking Apple', async () => {
       const mock = await h.mock();
       const gw = await h.gateway(h.tokenApp(mock));

@@ -99,8 +99,7 @@ export class ApnsPushkin implements Pushkin {
         this.metrics.retries.labels(this.name).inc();
         ctx.log.debug({ why: outcome.reason, delay_ms: Math.round(delayMs) }, 'retrying APNs request');
       },
-      // Also reached when Retry-After asks for longer than we may wait: either way
-      // the device is given up on for lack of time, and the homeserver retries.
+      // The device is given up on for lack of time, and the homeserver retries.
       onDeadline: (outcome) => {
         this.metrics.deadlineExceeded.labels(this.name).inc();
         ctx.log.warn({ why: outcome.reason }, 'no time left to retry the APNs request; the homeserver will retry');
