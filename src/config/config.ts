@@ -130,7 +130,9 @@ export function validateConfig(raw: unknown, baseDir: string, pushkinTypes: Push
   }
   // `http.allowed_callers`: absent means everyone may call.
   const allowedCallers = readNetworks(httpSection, 'allowed_callers', 'an empty list would refuse every caller; leave the key out to allow everyone');
-  const listedProxies = readNetworks(httpSection, 'trusted_proxies');
+  const listedProxies = readNetworks(httpSection, 'trusted_proxies', undefined, (network) =>
+    network.prefix === 0 ? 'trusting every address would let any client choose the address Herald sees; list your reverse proxies' : undefined,
+  );
   const rateLimit = readRateLimit(httpSection);
   httpSection.finish();
 
@@ -202,16 +204,25 @@ export function validateConfig(raw: unknown, baseDir: string, pushkinTypes: Push
   return { config, warnings: problems.warnings };
 }
 
-/** A list of networks (CIDR) or addresses, each bad entry named by its index; `ifEmpty`: the error for an empty list. */
-function readNetworks(section: ConfigSection, key: string, ifEmpty?: string): Cidr[] | undefined {
+/**
+ * A list of networks (CIDR) or addresses, each bad entry named by its index; `ifEmpty`:
+ * the error for an empty list; `refuse`: a further check of each network.
+ */
+function readNetworks(
+  section: ConfigSection,
+  key: string,
+  ifEmpty?: string,
+  refuse?: (network: Cidr) => string | undefined,
+): Cidr[] | undefined {
   const entries = section.stringList(key);
   if (entries === undefined) return undefined;
   if (entries.length === 0 && ifEmpty !== undefined) section.error(key, ifEmpty);
   const networks: Cidr[] = [];
   entries.forEach((entry, index) => {
     const parsed = parseCidr(entry);
-    if (typeof parsed === 'string') section.problems.error(`${section.keyPath(key)}[${index}]`, parsed);
-    else networks.push(parsed);
+    const problem = typeof parsed === 'string' ? parsed : refuse?.(parsed);
+    if (problem !== undefined) section.problems.error(`${section.keyPath(key)}[${index}]`, problem);
+    else if (typeof parsed !== 'string') networks.push(parsed);
   });
   return networks;
 }

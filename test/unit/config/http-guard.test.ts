@@ -50,8 +50,10 @@ describe('config/config: listener limits and caller protection', () => {
       { address: '192.0.2.7', prefix: 32, family: 'ipv4' },
       { address: '2001:db8::', prefix: 64, family: 'ipv6' },
     ]);
-    assert.deepEqual(configProblems(() => load("{trusted_proxies: ['proxy.example.org']}")), [
+    assert.deepEqual(configProblems(() => load("{trusted_proxies: ['proxy.example.org', '0.0.0.0/0', '::/0']}")), [
       'http.trusted_proxies[0]: "proxy.example.org" is not an IPv4 or IPv6 address',
+      'http.trusted_proxies[1]: trusting every address would let any client choose the address Herald sees; list your reverse proxies',
+      'http.trusted_proxies[2]: trusting every address would let any client choose the address Herald sees; list your reverse proxies',
     ]);
   });
 
