@@ -44,6 +44,8 @@ export interface HeraldConfig {
     readonly maxConnections: number;
     /** Networks allowed to call the gateway; undefined: everyone. */
     readonly allowedCallers?: readonly Cidr[];
+    /** Reverse proxies whose X-Forwarded-For entries are believed; empty: none. */
+    readonly trustedProxies: readonly Cidr[];
     /** Token-bucket request limits; undefined: none. */
     readonly rateLimit?: { readonly perCaller: BucketLimit; readonly perPushkey: BucketLimit };
   };
@@ -51,8 +53,6 @@ export interface HeraldConfig {
     readonly level: LogLevel;
     /** Write one access line per request (Sygnal's log.access.enabled). */
     readonly accessEnabled: boolean;
-    /** Take the client address from X-Forwarded-For (behind a reverse proxy). */
-    readonly accessXForwardedFor: boolean;
   };
   readonly metrics: {
     readonly prometheus: { readonly enabled: boolean; readonly address: string; readonly port: number };
@@ -128,7 +128,11 @@ export function validateConfig(raw: unknown, baseDir: string, pushkinTypes: Push
   if (http.headersTimeoutMs > http.requestTimeoutMs) {
     httpSection.error('headers_timeout_ms', `must not be more than request_timeout_ms (${http.requestTimeoutMs}), which includes the headers`);
   }
-  const allowedCallers = readAllowedCallers(httpSection);
+  // `http.allowed_callers`: absent means everyone may call.
+  const allowedCallers = readNetworks(httpSection, 'allowed_callers', 'an empty list would refuse every caller; leave the key out to allow everyone');
+  const listedProxies = readNetworks(httpSection, 'trusted_proxies', undefined, (network) =>
+    network.prefix === 0 ? 'trusting every address would let any client choose the address Herald sees; list your reverse proxies' : undefined,
+  );
   const rateLimit = readRateLimit(httpSection);
   httpSection.finish();
 
@@ -141,8 +145,8 @@ export function validateConfig(raw: unknown, baseDir: string, pushkinTypes: Push
   const log = {
     level: logSection.oneOf('level', LOG_LEVELS, { default: 'info' }),
     accessEnabled: access.boolean('enabled', { default: true }),
-    accessXForwardedFor: access.boolean('x_forwarded_for', { default: false }),
   };
+  const trustedProxies = readTrustedProxies(access, listedProxies);
   // Sygnal accepts the key but writes nothing there either: its access lines go where log.setup sends them.
   if (access.string('file') !== undefined) {
     access.warn('file', 'not used: access lines go to standard output with the other log lines (set log.access.enabled: false to turn them off)');
@@ -188,7 +192,7 @@ export function validateConfig(raw: unknown, baseDir: string, pushkinTypes: Push
 
   if (problems.errors.length > 0) throw new ConfigError(problems.errors, problems.warnings);
   const config: HeraldConfig = {
-    http: { ...http, ...(allowedCallers !== undefined ? { allowedCallers } : {}), ...(rateLimit !== undefined ? { rateLimit } : {}) },
+    http: { ...http, trustedProxies, ...(allowedCallers !== undefined ? { allowedCallers } : {}), ...(rateLimit !== undefined ? { rateLimit } : {}) },
     log,
     metrics,
     ...(proxy !== undefined ? { proxy } : {}),
@@ -200,18 +204,55 @@ export function validateConfig(raw: unknown, baseDir: string, pushkinTypes: Push
   return { config, warnings: problems.warnings };
 }
 
-/** `http.allowed_callers`: a list of networks (CIDR) or addresses; absent means everyone may call. */
-function readAllowedCallers(httpSection: ConfigSection): Cidr[] | undefined {
-  const entries = httpSection.stringList('allowed_callers');
+/**
+ * A list of networks (CIDR) or addresses, each bad entry named by its index; `ifEmpty`:
+ * the error for an empty list; `refuse`: a further check of each network.
+ */
+function readNetworks(
+  section: ConfigSection,
+  key: string,
+  ifEmpty?: string,
+  refuse?: (network: Cidr) => string | undefined,
+): Cidr[] | undefined {
+  const entries = section.stringList(key);
   if (entries === undefined) return undefined;
-  if (entries.length === 0) httpSection.error('allowed_callers', 'an empty list would refuse every caller; leave the key out to allow everyone');
+  if (entries.length === 0 && ifEmpty !== undefined) section.error(key, ifEmpty);
   const networks: Cidr[] = [];
   entries.forEach((entry, index) => {
     const parsed = parseCidr(entry);
-    if (typeof parsed === 'string') httpSection.problems.error(`${httpSection.keyPath('allowed_callers')}[${index}]`, parsed);
-    else networks.push(parsed);
+    const problem = typeof parsed === 'string' ? parsed : refuse?.(parsed);
+    if (problem !== undefined) section.problems.error(`${section.keyPath(key)}[${index}]`, problem);
+    else if (typeof parsed !== 'string') networks.push(parsed);
   });
   return networks;
+}
+
+/** This host: a reverse proxy running beside Herald. */
+const LOOPBACK: readonly Cidr[] = [
+  { address: '127.0.0.0', prefix: 8, family: 'ipv4' },
+  { address: '::1', prefix: 128, family: 'ipv6' },
+];
+
+/**
+ * Whose X-Forwarded-For is believed: `http.trusted_proxies`, or else Sygnal's
+ * `log.access.x_forwarded_for`. With it, Sygnal's access log shows the header's first
+ * entry whoever sent it (sygnal/http.py hands it to Twisted's proxiedLogFormatter).
+ * Herald uses the caller's address for its allow-list and rate limits too, where a
+ * header any client can write must not count, so `true` means a proxy on this host.
+ */
+function readTrustedProxies(access: ConfigSection, listed: Cidr[] | undefined): readonly Cidr[] {
+  const xForwardedFor = access.boolean('x_forwarded_for', { default: false });
+  if (listed !== undefined) {
+    if (xForwardedFor) access.warn('x_forwarded_for', 'ignored: http.trusted_proxies says whose X-Forwarded-For is believed');
+    return listed;
+  }
+  if (!xForwardedFor) return [];
+  access.warn(
+    'x_forwarded_for',
+    'Herald believes X-Forwarded-For only from a reverse proxy on this host (127.0.0.0/8, ::1), where Sygnal believes any client; ' +
+      "if your proxy runs elsewhere, list its address in http.trusted_proxies (this key is then not needed)",
+  );
+  return LOOPBACK;
 }
 
 /** `http.rate_limit`: present (even `{}`) turns both limits on, each with its defaults. */

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
+import type { Request } from 'express';
 import type { Logger } from '../util/log';
 
 /** Short ids for requests, unique per process: a random prefix and a counter. */
@@ -7,13 +7,6 @@ export function requestIds(): () => string {
   const prefix = randomBytes(3).toString('hex');
   let counter = 0;
   return () => `${prefix}-${(counter++).toString(36)}`;
-}
-
-/** The client's address: the first X-Forwarded-For entry when trusted, else the socket's peer. */
-export function clientAddress(req: IncomingMessage, xForwardedFor: boolean): string | undefined {
-  const forwarded = xForwardedFor ? req.headers['x-forwarded-for'] : undefined;
-  const first = typeof forwarded === 'string' ? forwarded.split(',')[0]?.trim() : undefined;
-  return first || req.socket.remoteAddress;
 }
 
 /**
@@ -25,11 +18,10 @@ const QUIET_PATHS = new Set(['/health']);
 /** The one access line per request: at info, or debug for health probes. */
 export function logAccess(
   log: Logger,
-  req: IncomingMessage,
+  req: Request,
   status: number,
   startedNs: bigint,
   requestId: string,
-  xForwardedFor: boolean,
 ): void {
   const path = (req.url ?? '/').split('?')[0] ?? '/';
   const level = QUIET_PATHS.has(path) ? 'debug' : 'info';
@@ -41,7 +33,8 @@ export function logAccess(
       path,
       status,
       duration_ms: Math.round(Number(process.hrtime.bigint() - startedNs) / 1e5) / 10,
-      client: clientAddress(req, xForwardedFor),
+      // The caller as the allow-list and rate limits see it (Express's trust proxy, http.trusted_proxies).
+      client: req.ip,
     },
     'request',
   );

@@ -1,4 +1,4 @@
-import type { Request, RequestHandler } from 'express';
+import type { RequestHandler } from 'express';
 import { CallerAllowList, type Cidr } from '../guard/callers';
 import { TokenBuckets, type BucketLimit } from '../guard/token-bucket';
 import type { Metrics } from '../metrics/metrics';
@@ -12,22 +12,8 @@ export const RATE_LIMIT_MAX_KEYS = 100_000;
 export interface CallerGuardOptions {
   readonly allowedCallers?: readonly Cidr[];
   readonly rateLimit?: { readonly perCaller: BucketLimit; readonly perPushkey: BucketLimit };
-  /** A reverse proxy in front sets X-Forwarded-For (log.access.x_forwarded_for). */
-  readonly trustXForwardedFor: boolean;
   readonly metrics: Metrics;
   readonly clock: Clock;
-}
-
-/**
- * The caller's address for access control: with a trusted reverse proxy, the last
- * X-Forwarded-For entry, the one that proxy added (earlier entries are whatever the
- * client wrote, so trusting them would let anyone claim an allowed address).
- */
-export function callerAddress(req: Request, trustXForwardedFor: boolean): string | undefined {
-  const header = trustXForwardedFor ? req.headers['x-forwarded-for'] : undefined;
-  const value = Array.isArray(header) ? header[header.length - 1] : header;
-  const last = value?.split(',').pop()?.trim();
-  return last || req.socket.remoteAddress;
 }
 
 /**
@@ -44,7 +30,8 @@ export function callerGuard(options: CallerGuardOptions): { callers: RequestHand
   if (options.allowedCallers !== undefined) {
     const allowList = new CallerAllowList(options.allowedCallers);
     callers.push((req, _res, next) => {
-      const address = callerAddress(req, options.trustXForwardedFor);
+      // Express's req.ip: the socket's peer, or behind http.trusted_proxies the address the nearest of them saw.
+      const address = req.ip;
       if (allowList.allows(address)) {
         next();
         return;
@@ -58,7 +45,7 @@ export function callerGuard(options: CallerGuardOptions): { callers: RequestHand
     const perCaller = new TokenBuckets(options.rateLimit.perCaller, RATE_LIMIT_MAX_KEYS);
     const perPushkey = new TokenBuckets(options.rateLimit.perPushkey, RATE_LIMIT_MAX_KEYS);
     callers.push((req, _res, next) => {
-      const address = callerAddress(req, options.trustXForwardedFor) ?? 'unknown';
+      const address = req.ip ?? 'unknown';
       const taken = perCaller.take([address], clock.now());
       if (taken.ok) {
         next();

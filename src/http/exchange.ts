@@ -22,8 +22,6 @@ function stateOf(res: Response): ExchangeState {
 export interface ExchangeOptions {
   readonly log: Logger;
   readonly metrics: Metrics;
-  /** Take the client address from X-Forwarded-For. */
-  readonly accessXForwardedFor: boolean;
 }
 
 type StatusMetrics = { count: { inc(): void }; time: { observe(value: number): void } };
@@ -53,7 +51,7 @@ export class Exchanges {
   readonly accessLog: RequestHandler = (_req, res, next) => {
     const startedNs = process.hrtime.bigint();
     stateOf(res).startedNs = startedNs;
-    res.once('finish', () => logAccess(this.options.log, res.req, res.statusCode, startedNs, this.requestId(res), this.options.accessXForwardedFor));
+    res.once('finish', () => logAccess(this.options.log, res.req, res.statusCode, startedNs, this.requestId(res)));
     next();
   };
 

@@ -66,11 +66,6 @@ export function expectationError(expect: string | undefined): MatrixError {
   return new MatrixError(417, 'M_UNKNOWN', `Expect: only "100-continue" is supported, got ${JSON.stringify(expect ?? '')}`);
 }
 
-/** A socket with the response Node is writing on it, if any (an internal of node:http). */
-interface HttpSocket extends Socket {
-  _httpMessage?: ServerResponse;
-}
-
 /**
  * Applies the listener settings to `server` and answers what never reaches a request
  * handler with a Matrix JSON error: malformed HTTP (400, 431 for headers too large),
@@ -81,9 +76,15 @@ export function guardServer(server: Server, settings: ListenerSettings, log: Log
   server.maxConnections = settings.maxConnections;
   server.on('drop', () => metrics.connectionsDropped.inc());
 
-  server.on('clientError', (err: Error & ParserError, socket: HttpSocket) => {
-    // Nothing to answer on a socket that is gone, or that already carries a response.
-    if (err.code === 'ECONNRESET' || !socket.writable || socket._httpMessage?.headersSent) {
+  // The response last started on each connection: an error answer must not be written
+  // into the middle of one.
+  const responses = new WeakMap<Socket, ServerResponse>();
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => responses.set(req.socket, res));
+
+  server.on('clientError', (err: Error & ParserError, socket: Socket) => {
+    const response = responses.get(socket);
+    // Nothing to answer on a socket that is gone, or that carries a response still being written.
+    if (err.code === 'ECONNRESET' || !socket.writable || (response?.headersSent === true && !response.writableFinished)) {
       socket.destroy();
       return;
     }

@@ -28,8 +28,8 @@ export interface HttpOptions {
   readonly maxBodyBytes: number;
   /** Write one access line per request (log.access.enabled). */
   readonly accessLog: boolean;
-  /** Take the client address from X-Forwarded-For. */
-  readonly accessXForwardedFor: boolean;
+  /** Reverse proxies whose X-Forwarded-For entries are believed (http.trusted_proxies); empty: none. */
+  readonly trustedProxies: readonly Cidr[];
   dispatcher(): Dispatcher;
   /** Said by /health; a degraded store keeps it 200 (see createHttpApp). */
   storeHealth?(): StoreHealth;
@@ -62,7 +62,6 @@ export function createHttpApp(options: HttpOptions): Express {
   const exchanges = new Exchanges({
     log: options.log,
     metrics: options.metrics,
-    accessXForwardedFor: options.accessXForwardedFor,
   });
   const validator = OpenApiValidator.middleware({
     apiSpec: OPENAPI_PATH,
@@ -79,7 +78,6 @@ export function createHttpApp(options: HttpOptions): Express {
   const guard = callerGuard({
     ...(options.allowedCallers !== undefined ? { allowedCallers: options.allowedCallers } : {}),
     ...(options.rateLimit !== undefined ? { rateLimit: options.rateLimit } : {}),
-    trustXForwardedFor: options.accessXForwardedFor,
     metrics: options.metrics,
     clock: options.clock,
   });
@@ -89,6 +87,9 @@ export function createHttpApp(options: HttpOptions): Express {
   app.disable('etag');
   // Herald reads no query parameters; Express 5 would otherwise parse them on every access.
   app.set('query parser', false);
+  // The one answer to "who is calling" (req.ip), for the access log, the allow-list and the
+  // rate limits: the nearest X-Forwarded-For entry not added by a trusted proxy.
+  app.set('trust proxy', options.trustedProxies.length > 0 ? options.trustedProxies.map((network) => `${network.address}/${network.prefix}`) : false);
   if (options.accessLog && options.log.isLevelEnabled('info')) app.use(exchanges.accessLog);
   // Still 200 with a degraded store: Herald keeps delivering without it, and every
   // instance shares the same Redis, so a load balancer taking them out would stop all.

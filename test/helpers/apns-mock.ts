@@ -8,8 +8,8 @@ import {
 } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
+import forge from 'node-forge';
 import { APPLE_PUSH_OIDS, type ApnsEnvironment } from '../../src/pushkins/apns/credentials';
-import { extensionOids } from '../../src/pushkins/apns/der';
 import type { ApnsTestPki } from './apns-pki';
 
 /**
@@ -180,7 +180,8 @@ export class ApnsMock {
       const socket = session.socket as TLSSocket;
       const peer = socket.getPeerX509Certificate();
       if (!peer || !socket.authorized) return { status: 403, reason: 'BadCertificate' };
-      if (!extensionOids(peer.raw).includes(APPLE_PUSH_OIDS[certificate])) return { status: 403, reason: 'BadCertificateEnvironment' };
+      const parsed = forge.pki.certificateFromAsn1(forge.asn1.fromDer(peer.raw.toString('binary')));
+      if (!(parsed.extensions as Array<{ id?: string }>).some((extension) => extension.id === APPLE_PUSH_OIDS[certificate])) return { status: 403, reason: 'BadCertificateEnvironment' };
     }
     return undefined;
   }

@@ -25,7 +25,7 @@ async function post(gw: RunningGateway, text: string, headers: Record<string, st
   return { status: response.status, body: (await response.json()) as Record<string, unknown>, headers: response.headers };
 }
 
-describe('caller protection: http.allowed_callers and http.rate_limit', function () {
+describe('caller protection: http.allowed_callers, http.rate_limit and http.trusted_proxies', function () {
   this.timeout(30_000);
   let gw: RunningGateway | undefined;
   afterEach(async () => {
@@ -55,16 +55,29 @@ describe('caller protection: http.allowed_callers and http.rate_limit', function
       assert.equal((await post(gw, body())).status, 200);
     });
 
-    it('ignores X-Forwarded-For unless the reverse proxy is trusted (log.access.x_forwarded_for)', async () => {
+    it('ignores the X-Forwarded-For of a peer that is not a trusted proxy', async () => {
       gw = await startGateway(APPS, { http: { allowed_callers: ['10.0.0.0/8'] } });
       assert.equal((await post(gw, body(), { 'x-forwarded-for': '10.1.2.3' })).status, 403);
+      await gw.close();
+      gw = await startGateway(APPS, { http: { allowed_callers: ['10.0.0.0/8'], trusted_proxies: ['192.0.2.1'] } });
+      const reply = await post(gw, body(), { 'x-forwarded-for': '10.1.2.3' });
+      assert.equal(reply.status, 403);
+      assert.match(String(reply.body.error), /from 127\.0\.0\.1$/);
     });
 
-    it('behind a trusted proxy, takes the address that proxy added (the last entry), not what the client claimed', async () => {
+    it('behind a trusted proxy, takes the address that proxy saw: a spoofed first entry does not get past the list', async () => {
+      gw = await startGateway(APPS, { http: { allowed_callers: ['10.0.0.0/8'], trusted_proxies: ['127.0.0.1'] } });
+      assert.equal((await post(gw, body(), { 'x-forwarded-for': '10.1.2.3' })).status, 200);
+      const spoofed = await post(gw, body(), { 'x-forwarded-for': '10.1.2.3, 192.0.2.66' });
+      assert.equal(spoofed.status, 403);
+      assert.match(String(spoofed.body.error), /from 192\.0\.2\.66$/);
+      assert.equal((await post(gw, body(), { 'x-forwarded-for': '192.0.2.66, 10.1.2.3' })).status, 200);
+    });
+
+    it("takes Sygnal's log.access.x_forwarded_for as a proxy on this host", async () => {
       gw = await startGateway(`log: {access: {x_forwarded_for: true}}\n${APPS}`, { http: { allowed_callers: ['10.0.0.0/8'] } });
       assert.equal((await post(gw, body(), { 'x-forwarded-for': '10.1.2.3' })).status, 200);
       assert.equal((await post(gw, body(), { 'x-forwarded-for': '10.1.2.3, 192.0.2.66' })).status, 403);
-      assert.equal((await post(gw, body(), { 'x-forwarded-for': '192.0.2.66, 10.1.2.3' })).status, 200);
     });
   });
 
@@ -94,6 +107,18 @@ describe('caller protection: http.allowed_callers and http.rate_limit', function
       assert.equal(limited.status, 429);
       assert.equal(limited.body.retry_after_ms, 500);
       assert.equal(await metric(gw, 'herald_callers_refused_total', { reason: 'caller_rate' }), 1);
+    });
+
+    it('per caller behind a trusted proxy: a new spoofed first entry on each request is still the same caller', async () => {
+      const clock = new ManualClock();
+      gw = await startGateway(APPS, { clock, http: { trusted_proxies: ['127.0.0.1'], rate_limit: { per_caller: { per_second: 1, burst: 2 } } } });
+      assert.equal((await post(gw, body('a'), { 'x-forwarded-for': '198.51.100.1, 10.1.2.3' })).status, 200);
+      assert.equal((await post(gw, body('b'), { 'x-forwarded-for': '198.51.100.2, 10.1.2.3' })).status, 200);
+      const limited = await post(gw, body('c'), { 'x-forwarded-for': '198.51.100.3, 10.1.2.3' });
+      assert.equal(limited.status, 429);
+      assert.match(String(limited.body.error), /from 10\.1\.2\.3$/);
+      // Another caller behind the same proxy has its own bucket.
+      assert.equal((await post(gw, body('d'), { 'x-forwarded-for': '10.4.5.6' })).status, 200);
     });
 
     it("the defaults never limit a homeserver's retries, nor a busy room's burst to one device", async () => {

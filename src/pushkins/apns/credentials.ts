@@ -1,6 +1,5 @@
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import type forge from 'node-forge';
-import { extensionOids } from './der';
 
 /**
  * Start-up checks on APNs credentials, so a wrong file fails `herald check-config`
@@ -56,11 +55,31 @@ export function loadPemCertificate(text: string, passphrase: string | undefined)
   return { ok: true, value: { certificate, pem: { cert: certPem, key: keyPem } } };
 }
 
+/**
+ * node-forge, loaded for certificate authentication only: it costs megabytes that token
+ * authentication (and a process serving no APNs app) never needs. Config reading is
+ * synchronous, hence require.
+ */
+function loadForge(): typeof forge {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- a synchronous, on-demand load
+  return require('node-forge') as typeof forge;
+}
+
+/**
+ * The environments whose Apple push extension the certificate carries. Node's
+ * X509Certificate does not list custom extensions; node-forge does (and node-apn reads
+ * them with it too, so a certificate forge cannot read would not start anyway).
+ */
+export function pushEnvironments(certificate: X509Certificate): Set<ApnsEnvironment> {
+  const forge = loadForge();
+  const parsed = forge.pki.certificateFromAsn1(forge.asn1.fromDer(certificate.raw.toString('binary')));
+  const ids = new Set((parsed.extensions as Array<{ id?: string }>).map((extension) => extension.id));
+  return new Set((['sandbox', 'production'] as const).filter((environment) => ids.has(APPLE_PUSH_OIDS[environment])));
+}
+
 /** A .p12/.pfx export from Keychain Access. */
 export function loadPkcs12Certificate(data: Buffer, passphrase: string | undefined): Loaded<LoadedCertificate> {
-  // Loaded only for a .p12 file: node-forge costs megabytes that PEM and token auth never need.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports -- a synchronous, on-demand load
-  const forge = require('node-forge') as typeof import('node-forge');
+  const forge = loadForge();
   let p12: forge.pkcs12.Pkcs12Pfx;
   try {
     p12 = forge.pkcs12.pkcs12FromAsn1(forge.asn1.fromDer(data.toString('binary')), false, passphrase ?? '');
@@ -110,18 +129,18 @@ export function checkCertificate(
 ): CertificateProblems {
   const errors: string[] = [];
   const warnings: string[] = [];
-  let oids: Set<string>;
+  let environments: Set<ApnsEnvironment>;
   try {
-    oids = new Set(extensionOids(certificate.raw));
+    environments = pushEnvironments(certificate);
   } catch (err) {
     return { errors: [`the certificate's extensions cannot be read: ${(err as Error).message}`], warnings };
   }
-  if (!oids.has(APPLE_PUSH_OIDS[environment])) {
+  if (!environments.has(environment)) {
     errors.push(
       `the certificate has no Apple push extension for ${environment} (OID ${APPLE_PUSH_OIDS[environment]}): ` +
         `is it an APNs certificate, and is \`platform\` right?`,
     );
-  } else if (needsSandboxOid && environment === 'production' && !oids.has(APPLE_PUSH_OIDS.sandbox)) {
+  } else if (needsSandboxOid && environment === 'production' && !environments.has('sandbox')) {
     errors.push(
       `with \`endpoint\` set, node-apn requires the sandbox push extension (OID ${APPLE_PUSH_OIDS.sandbox}) on the certificate`,
     );

@@ -1,5 +1,4 @@
 import type { DispatchOutcome } from '../pushkin';
-import { parseRetryAfter } from '../retry';
 import type { ApnsAnswer } from './provider';
 import { classifyAnswer } from './reasons';
 
@@ -19,8 +18,6 @@ export interface AnswerContext {
   readonly attempt: number;
   /** Token auth: node-apn renews the JWT when Apple calls it expired. */
   readonly tokenAuth: boolean;
-  /** Clock time, for Retry-After dates. */
-  readonly now: number;
 }
 
 export function verdictOf(answer: ApnsAnswer, ctx: AnswerContext): AnswerVerdict {
@@ -50,8 +47,9 @@ export function verdictOf(answer: ApnsAnswer, ctx: AnswerContext): AnswerVerdict
         },
       };
     case 'misconfigured':
-      // node-apn makes a new JWT when it sees this; one more try uses it.
-      if (reason === 'ExpiredProviderToken' && ctx.attempt === 0 && ctx.tokenAuth) {
+      // node-apn makes a new JWT on ExpiredProviderToken; one more try uses it. node-apn
+      // reports that answer as a 403 without its reason, so any such 403 gets the one try.
+      if (status === 403 && (reason === undefined || reason === 'ExpiredProviderToken') && ctx.attempt === 0 && ctx.tokenAuth) {
         return {
           outcome: { kind: 'retry', reason: what, retryAfterMs: 0 },
           log: { level: 'warn', msg: `${what}: retrying once with a fresh provider token`, fields },
@@ -62,13 +60,12 @@ export function verdictOf(answer: ApnsAnswer, ctx: AnswerContext): AnswerVerdict
         log: { level: 'error', msg: `${what}: Herald's APNs configuration (credentials, topic or push_type) is wrong; the pushkey is kept`, fields },
         configurationError: reason ?? String(status),
       };
-    case 'retry': {
-      const retryAfterMs = parseRetryAfter(answer.retryAfter, ctx.now);
+    // node-apn does not report Retry-After: the retry policy's own backoff applies.
+    case 'retry':
       return {
-        outcome: { kind: 'retry', reason: what, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) },
-        log: { level: 'warn', msg: `${what}: will retry`, fields: { ...fields, retry_after_ms: retryAfterMs } },
+        outcome: { kind: 'retry', reason: what },
+        log: { level: 'warn', msg: `${what}: will retry`, fields },
       };
-    }
     case 'failed':
       return {
         outcome: { kind: 'failed', reason: what },

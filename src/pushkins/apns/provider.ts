@@ -6,17 +6,17 @@ import { MultiProvider, Notification, Provider, type NotificationPushType, type 
 import type { Logger } from '../../util/log';
 import type { ApnsConfig } from './config';
 import type { JsonObject } from './payload';
-import { reasonFromBody, watchAnswers, type Observed } from './wire';
 
 /**
- * With wire.ts, the only code that talks to APNs. It owns the node-apn Provider and works around
- * the library's known problems (npm-notes, @parse/node-apn):
+ * The only code that talks to APNs. It owns the node-apn Provider, used through its
+ * public API (https://github.com/parse-community/node-apn#readme), and works around
+ * what that API does:
  * - its immediate retries are turned off (connectionRetryLimit 0): the pushkin owns
  *   the retry policy, with backoff and a deadline;
  * - a silently dead HTTP/2 connection is never replaced by node-apn, so after
  *   NO_ANSWER_LIMIT requests in a row get no answer the Provider is rebuilt;
- * - it drops Retry-After and, for some answers, the status and reason, so the
- *   answer is read off the HTTP/2 stream itself (see watchAnswers).
+ * - it reports no Retry-After, and some answers without their reason or status: what
+ *   Herald does then is in toAnswer, outcome.ts and docs/apns.md ("What node-apn reports").
  */
 
 /** Requests in a row without an answer after which the connection is presumed dead. */
@@ -34,8 +34,11 @@ export interface ApnsRequest {
 }
 
 export type ApnsAnswer =
-  | { readonly kind: 'answer'; readonly apnsId: string; readonly status: number; readonly reason?: string; readonly retryAfter?: string }
-  /** Timeout, refused or broken connection, TLS failure: APNs said nothing. */
+  | { readonly kind: 'answer'; readonly apnsId: string; readonly status: number; readonly reason?: string }
+  /**
+   * Timeout, refused or broken connection, TLS failure: APNs said nothing. Also an answer
+   * with an empty body, which node-apn reports without its status.
+   */
   | { readonly kind: 'no-answer'; readonly apnsId: string; readonly error: string };
 
 type ProviderLike = Pick<Provider, 'send' | 'shutdown'>;
@@ -114,8 +117,6 @@ function connectVia(via: ConnectVia, authority: URL, secure: SecureContextOption
 export class ApnsTransport {
   private current: Slot;
   private closed = false;
-  /** Answers seen on the wire, by the apns-id we gave the request. */
-  private readonly observed = new Map<string, Observed>();
 
   constructor(
     private readonly options: TransportOptions,
@@ -137,8 +138,7 @@ export class ApnsTransport {
     if (request.topic !== undefined) note.topic = request.topic;
     if (request.pushType !== undefined) note.pushType = request.pushType as NotificationPushType;
 
-    this.observed.set(apnsId, { headers: {}, body: '' });
-    let failure: { status?: number; response?: { reason?: string }; error?: Error } | undefined;
+    let failure: ResponseFailure | undefined;
     // No timer of our own: node-apn opens the stream at once (its `proxy` option, which could
     // wait on a tunnel first, is never used) and requestTimeout runs on it even while the
     // connection is still being made, so a connection that never opens is a no-answer too.
@@ -149,10 +149,7 @@ export class ApnsTransport {
       // send() is documented never to throw; this keeps a library bug from becoming a 500.
       failure = { error: err as Error };
     }
-    const seen = this.observed.get(apnsId);
-    this.observed.delete(apnsId);
-
-    const answer = toAnswer(apnsId, failure, seen);
+    const answer = toAnswer(apnsId, failure);
     this.watch(slot, answer);
     return answer;
   }
@@ -163,12 +160,7 @@ export class ApnsTransport {
   }
 
   private build(): ProviderLike {
-    const provider =
-      this.maxConnections > 1 ? new MultiProvider({ ...this.options, clientCount: this.maxConnections }) : new Provider(this.options);
-    if (!watchAnswers(provider, (id) => this.observed.get(id))) {
-      this.log.warn('cannot observe node-apn responses (library internals changed?); Retry-After will be ignored');
-    }
-    return provider;
+    return this.maxConnections > 1 ? new MultiProvider({ ...this.options, clientCount: this.maxConnections }) : new Provider(this.options);
   }
 
   /** The watchdog: a provider that keeps getting no answer is replaced. */
@@ -199,26 +191,26 @@ export class ApnsTransport {
   }
 }
 
-function toAnswer(
-  apnsId: string,
-  failure: { status?: number; response?: { reason?: string }; error?: Error } | undefined,
-  seen: Observed | undefined,
-): ApnsAnswer {
+/** What node-apn reports of a request that was not accepted (its ResponseFailure, as far as Herald reads it). */
+export interface ResponseFailure {
+  readonly status?: number;
+  readonly response?: { readonly reason?: string };
+  readonly error?: Error;
+}
+
+/**
+ * node-apn's report of one request → our answer. node-apn reports an answer with a JSON
+ * body with its status and reason (ExpiredProviderToken and a 500's reason only as an
+ * error message, which is not read: the status stands alone then), and an answer with
+ * an empty body, like a timeout, without a status: that is a no-answer here, retried.
+ */
+export function toAnswer(apnsId: string, failure: ResponseFailure | undefined): ApnsAnswer {
   if (failure === undefined) return { kind: 'answer', apnsId, status: 200 };
-  const wireStatus = seen?.headers[':status'];
-  const status = typeof wireStatus === 'number' ? wireStatus : failure.status;
-  if (typeof status !== 'number') {
+  if (typeof failure.status !== 'number') {
     return { kind: 'no-answer', apnsId, error: failure.error?.message ?? 'no answer from APNs' };
   }
-  const reason = reasonFromBody(seen?.body) ?? failure.response?.reason;
-  const retryAfter = seen?.headers['retry-after'];
-  return {
-    kind: 'answer',
-    apnsId,
-    status,
-    ...(reason !== undefined ? { reason } : {}),
-    ...(typeof retryAfter === 'string' ? { retryAfter } : {}),
-  };
+  const reason = failure.response?.reason;
+  return { kind: 'answer', apnsId, status: failure.status, ...(typeof reason === 'string' ? { reason } : {}) };
 }
 
 function shutdown(provider: ProviderLike): Promise<void> {

@@ -8,8 +8,7 @@ import { DEFAULT_RETRY_POLICY, withRetries, type RetryPolicy } from '../retry';
 import type { ApnsConfig } from './config';
 import { verdictOf } from './outcome';
 import { buildPayload } from './payload';
-// provider.ts (node-apn) is loaded when an APNs app is built: a cluster primary never pays for it.
-import type { ApnsAnswer, ApnsRequest, ApnsTransport } from './provider';
+import { ApnsTransport, providerOptions, type ApnsAnswer, type ApnsRequest } from './provider';
 import { RejectionGuard, SUSPECT_LIMIT } from './rejection-guard';
 import { deviceToken } from './token';
 import { apnsSummary } from './type';
@@ -48,8 +47,6 @@ export class ApnsPushkin implements Pushkin {
   }
 
   static async create(config: ApnsConfig, env: PushkinEnv): Promise<ApnsPushkin> {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports -- on-demand load, see the imports above
-    const { ApnsTransport, providerOptions } = require('./provider') as typeof import('./provider');
     const relay = await proxyRelay(config, env);
     let transport: ApnsTransport;
     try {
@@ -102,8 +99,7 @@ export class ApnsPushkin implements Pushkin {
         this.metrics.retries.labels(this.name).inc();
         ctx.log.debug({ why: outcome.reason, delay_ms: Math.round(delayMs) }, 'retrying APNs request');
       },
-      // Also reached when Retry-After asks for longer than we may wait: either way
-      // the device is given up on for lack of time, and the homeserver retries.
+      // The device is given up on for lack of time, and the homeserver retries.
       onDeadline: (outcome) => {
         this.metrics.deadlineExceeded.labels(this.name).inc();
         ctx.log.warn({ why: outcome.reason }, 'no time left to retry the APNs request; the homeserver will retry');
@@ -128,7 +124,7 @@ export class ApnsPushkin implements Pushkin {
       active.dec();
     }
     this.statusCount(answer.kind === 'answer' ? answer.status : 0).inc();
-    const verdict = verdictOf(answer, { attempt, tokenAuth: this.config.auth?.kind === 'token', now: this.clock.now() });
+    const verdict = verdictOf(answer, { attempt, tokenAuth: this.config.auth?.kind === 'token' });
     if (verdict.outcome.kind === 'delivered') this.rejectionGuard.delivered();
     if (verdict.outcome.kind === 'rejected' && answer.kind === 'answer' && this.rejectionGuard.misconfigured(answer.reason, request.token)) {
       this.metrics.configurationErrors.labels(this.name, `${answer.reason ?? ''} for every device`).inc();

@@ -83,7 +83,7 @@ export function classifyAnswer(status: number, reason: string | undefined): { ve
 
 /** For answers the table does not list. Never `rejected`. */
 function fallbackVerdict(status: number): Verdict {
-  // A 403 is always about who we are (an empty-bodied 403 is common through proxies).
+  // A 403 is always about who we are (node-apn reports ExpiredProviderToken as a bare 403).
   if (status === 403) return 'misconfigured';
   // Rate limits and server errors pass with time.
   if (status === 429 || status >= 500) return 'retry';

@@ -48,12 +48,16 @@ apps:
 `);
     assert.equal(config.http.port, 5001);
     assert.deepEqual(config.http.bindAddresses, ['127.0.0.1', '::1']);
-    assert.equal(config.log.accessXForwardedFor, true);
+    assert.deepEqual(config.http.trustedProxies, [
+      { address: '127.0.0.0', prefix: 8, family: 'ipv4' },
+      { address: '::1', prefix: 128, family: 'ipv6' },
+    ]);
     assert.equal(config.log.accessEnabled, true);
     assert.equal(config.metrics.prometheus.port, 8001);
     assert.equal(config.proxy, 'http://user:secret@proxy.example:3128');
     assert.deepEqual(warnings, [
       "log.setup: Sygnal's Python logging setup is not used by Herald and is ignored; set log.level instead",
+      'log.access.x_forwarded_for: Herald believes X-Forwarded-For only from a reverse proxy on this host (127.0.0.0/8, ::1), where Sygnal believes any client; if your proxy runs elsewhere, list its address in http.trusted_proxies (this key is then not needed)',
       'metrics.sentry: not supported by Herald; ignored',
     ]);
   });

@@ -43,6 +43,35 @@ describe('config/config: listener limits and caller protection', () => {
     assert.match(problems[1] ?? '', /^http\.allowed_callers\[2\]: the prefix length/);
   });
 
+  it('trusts no proxy unless trusted_proxies lists it, naming each bad entry by its index', () => {
+    assert.deepEqual(load('{}').config.http.trustedProxies, []);
+    assert.deepEqual(load('{trusted_proxies: []}').config.http.trustedProxies, []);
+    assert.deepEqual(load("{trusted_proxies: ['192.0.2.7', '2001:db8::/64']}").config.http.trustedProxies, [
+      { address: '192.0.2.7', prefix: 32, family: 'ipv4' },
+      { address: '2001:db8::', prefix: 64, family: 'ipv6' },
+    ]);
+    assert.deepEqual(configProblems(() => load("{trusted_proxies: ['proxy.example.org', '0.0.0.0/0', '::/0']}")), [
+      'http.trusted_proxies[0]: "proxy.example.org" is not an IPv4 or IPv6 address',
+      'http.trusted_proxies[1]: trusting every address would let any client choose the address Herald sees; list your reverse proxies',
+      'http.trusted_proxies[2]: trusting every address would let any client choose the address Herald sees; list your reverse proxies',
+    ]);
+  });
+
+  it("maps Sygnal's log.access.x_forwarded_for onto a proxy on this host, saying so; trusted_proxies wins", () => {
+    const sygnal = loadConfigText('log: {access: {x_forwarded_for: true}}\napps: {a.b.c: {type: noop}}', '/nonexistent-dir', BUILTIN_PUSHKIN_TYPES);
+    assert.deepEqual(sygnal.config.http.trustedProxies.map((n) => `${n.address}/${n.prefix}`), ['127.0.0.0/8', '::1/128']);
+    assert.match(sygnal.warnings[0] ?? '', /^log\.access\.x_forwarded_for: Herald believes X-Forwarded-For only from a reverse proxy on this host/);
+    const both = loadConfigText(
+      "http: {trusted_proxies: ['10.1.2.3']}\nlog: {access: {x_forwarded_for: true}}\napps: {a.b.c: {type: noop}}",
+      '/nonexistent-dir',
+      BUILTIN_PUSHKIN_TYPES,
+    );
+    assert.deepEqual(both.config.http.trustedProxies.map((n) => n.address), ['10.1.2.3']);
+    assert.deepEqual(both.warnings, ['log.access.x_forwarded_for: ignored: http.trusted_proxies says whose X-Forwarded-For is believed']);
+    const off = loadConfigText('log: {access: {x_forwarded_for: false}}\napps: {a.b.c: {type: noop}}', '/nonexistent-dir', BUILTIN_PUSHKIN_TYPES);
+    assert.deepEqual([off.config.http.trustedProxies, off.warnings], [[], []]);
+  });
+
   it('refuses an empty allowed_callers (it would refuse everyone)', () => {
     assert.match(configProblems(() => load('{allowed_callers: []}'))[0] ?? '', /^http\.allowed_callers: an empty list/);
   });

@@ -4,8 +4,7 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { loadConfigText, type LoadedConfig } from '../../../../src/config/config';
 import type { ApnsConfig } from '../../../../src/pushkins/apns/config';
-import { APPLE_PUSH_OIDS, checkCertificate } from '../../../../src/pushkins/apns/credentials';
-import { extensionOids } from '../../../../src/pushkins/apns/der';
+import { checkCertificate, pushEnvironments } from '../../../../src/pushkins/apns/credentials';
 import { apnsPushkinType } from '../../../../src/pushkins/apns/type';
 import { BUILTIN_PUSHKIN_TYPES } from '../../../../src/pushkins/registry';
 import { apnsTestPki, type ApnsTestPki } from '../../../helpers/apns-pki';
@@ -176,12 +175,12 @@ describe('pushkins/apns/config', function () {
   });
 
   describe('credentials', () => {
-    it('lists the extensions of a certificate, Apple push OIDs included', () => {
-      const cert = new X509Certificate(readFileSync(pki.clientCerts.both));
-      const oids = extensionOids(cert.raw);
-      assert.ok(oids.includes(APPLE_PUSH_OIDS.sandbox) && oids.includes(APPLE_PUSH_OIDS.production), oids.join(' '));
-      assert.ok(oids.includes('2.5.29.37'), 'extendedKeyUsage');
-      assert.equal(extensionOids(new X509Certificate(readFileSync(pki.clientCerts.none)).raw).includes(APPLE_PUSH_OIDS.sandbox), false);
+    it("reads the environments from the certificate's Apple push extensions", () => {
+      const environments = (file: string) => [...pushEnvironments(new X509Certificate(readFileSync(file)))].sort();
+      assert.deepEqual(environments(pki.clientCerts.both), ['production', 'sandbox']);
+      assert.deepEqual(environments(pki.clientCerts.sandbox), ['sandbox']);
+      assert.deepEqual(environments(pki.clientCerts.production), ['production']);
+      assert.deepEqual(environments(pki.clientCerts.none), []);
     });
 
     it('judges expiry against the time it is given', () => {

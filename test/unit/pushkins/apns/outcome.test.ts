@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { verdictOf, type AnswerContext } from '../../../../src/pushkins/apns/outcome';
 import type { ApnsAnswer } from '../../../../src/pushkins/apns/provider';
 
-const first: AnswerContext = { attempt: 0, tokenAuth: true, now: Date.parse('2026-01-01T00:00:00Z') };
+const first: AnswerContext = { attempt: 0, tokenAuth: true };
 
-function answer(status: number, reason?: string, retryAfter?: string): ApnsAnswer {
-  return { kind: 'answer', apnsId: 'id', status, ...(reason !== undefined ? { reason } : {}), ...(retryAfter !== undefined ? { retryAfter } : {}) };
+function answer(status: number, reason?: string): ApnsAnswer {
+  return { kind: 'answer', apnsId: 'id', status, ...(reason !== undefined ? { reason } : {}) };
 }
 
 describe('pushkins/apns/outcome', () => {
@@ -31,7 +31,7 @@ describe('pushkins/apns/outcome', () => {
     assert.deepEqual(verdict.outcome, { kind: 'misconfigured', reason: 'APNs answered 400 TopicDisallowed' });
     assert.equal(verdict.log.level, 'error');
     assert.equal(verdict.configurationError, 'TopicDisallowed');
-    assert.equal(verdictOf(answer(403), first).configurationError, '403', 'an empty 403 is counted by its status');
+    assert.equal(verdictOf(answer(403), { ...first, attempt: 1 }).configurationError, '403', 'a 403 without a reason is counted by its status');
   });
 
   it('ExpiredProviderToken is retried once at once with token auth, then counts as misconfiguration', () => {
@@ -40,8 +40,15 @@ describe('pushkins/apns/outcome', () => {
     assert.equal(verdictOf(answer(403, 'ExpiredProviderToken'), { ...first, tokenAuth: false }).outcome.kind, 'misconfigured');
   });
 
-  it('temporary failures are retried, after Retry-After when Apple gives one', () => {
-    assert.deepEqual(verdictOf(answer(429, 'TooManyRequests', '3'), first).outcome, { kind: 'retry', reason: 'APNs answered 429 TooManyRequests', retryAfterMs: 3_000 });
+  it('a 403 without its reason (how node-apn reports ExpiredProviderToken) gets the same one try', () => {
+    assert.deepEqual(verdictOf(answer(403), first).outcome, { kind: 'retry', reason: 'APNs answered 403', retryAfterMs: 0 });
+    assert.deepEqual(verdictOf(answer(403), { ...first, attempt: 1 }).outcome, { kind: 'misconfigured', reason: 'APNs answered 403' });
+    assert.equal(verdictOf(answer(403), { ...first, tokenAuth: false }).outcome.kind, 'misconfigured');
+    assert.equal(verdictOf(answer(403, 'InvalidProviderToken'), first).outcome.kind, 'misconfigured', 'a reported reason is taken as it is');
+  });
+
+  it('temporary failures are retried on the retry policy\'s backoff (node-apn reports no Retry-After)', () => {
+    assert.deepEqual(verdictOf(answer(429, 'TooManyRequests'), first).outcome, { kind: 'retry', reason: 'APNs answered 429 TooManyRequests' });
     assert.deepEqual(verdictOf(answer(503, 'ServiceUnavailable'), first).outcome, { kind: 'retry', reason: 'APNs answered 503 ServiceUnavailable' });
   });
 

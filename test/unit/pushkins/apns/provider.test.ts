@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import type { ApnsConfig } from '../../../../src/pushkins/apns/config';
-import { ApnsTransport, providerOptions } from '../../../../src/pushkins/apns/provider';
+import { ApnsTransport, providerOptions, toAnswer } from '../../../../src/pushkins/apns/provider';
 import { createLogger } from '../../../../src/util/log';
 
 const base: ApnsConfig = {
@@ -69,6 +69,34 @@ describe('pushkins/apns/provider', () => {
       await transport.close();
       for (const socket of sockets) socket.destroy();
       silent.close();
+    }
+  });
+
+  describe("toAnswer: node-apn's report of a request → Herald's answer", () => {
+    // What node-apn 8 reports for each kind of APNs answer (with connectionRetryLimit 0).
+    const cases: Array<{ name: string; failure: Parameters<typeof toAnswer>[1]; answer: object }> = [
+      { name: 'accepted', failure: undefined, answer: { kind: 'answer', status: 200 } },
+      { name: 'a JSON body: status and reason', failure: { status: 400, response: { reason: 'BadDeviceToken' } }, answer: { kind: 'answer', status: 400, reason: 'BadDeviceToken' } },
+      {
+        name: 'ExpiredProviderToken, reported as an error message: the status alone',
+        failure: { status: 403, error: new Error('ExpiredProviderToken') },
+        answer: { kind: 'answer', status: 403 },
+      },
+      {
+        name: "a 500's reason, replaced by node-apn's own message: the status alone",
+        failure: { status: 500, error: new Error('Error 500, stream ended unexpectedly') },
+        answer: { kind: 'answer', status: 500 },
+      },
+      {
+        name: 'an empty body, reported without a status: no answer',
+        failure: { error: new Error('stream ended unexpectedly with status 403 and empty body') },
+        answer: { kind: 'no-answer', error: 'stream ended unexpectedly with status 403 and empty body' },
+      },
+      { name: 'a timeout: no answer', failure: { error: new Error('apn write timeout') }, answer: { kind: 'no-answer', error: 'apn write timeout' } },
+      { name: 'nothing said at all', failure: {}, answer: { kind: 'no-answer', error: 'no answer from APNs' } },
+    ];
+    for (const { name, failure, answer } of cases) {
+      it(name, () => assert.deepEqual(toAnswer('id', failure), { apnsId: 'id', ...answer }));
     }
   });
 });
