@@ -1,6 +1,7 @@
 import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions, type LookupOneOptions } from 'node:dns';
 import { BlockList, isIP } from 'node:net';
 import { globToRegExp } from '../../dispatch/router';
+import type { AddressGuard } from '../../upstream/client';
 
 /**
  * The subscription endpoint is a URL chosen by the client, so without checks Herald
@@ -127,3 +128,6 @@ export function assertResolvesPublic(hostname: string): Promise<void> {
     publicOnlyLookup(hostname, { all: true }, (err) => (err ? reject(err) : resolve()));
   });
 }
+
+/** The upstream client's guard that connects to public addresses only. */
+export const PUBLIC_ADDRESSES_ONLY: AddressGuard = { lookup: publicOnlyLookup, check: assertResolvesPublic };
