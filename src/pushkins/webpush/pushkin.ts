@@ -6,7 +6,7 @@ import { UpstreamClient, type UpstreamAnswer } from '../../upstream/client';
 import type { DispatchContext, DispatchOutcome, Pushkin, PushkinEnv, SendCapacity } from '../pushkin';
 import { DEFAULT_RETRY_POLICY, parseRetryAfter, withRetries, type RetryPolicy } from '../retry';
 import type { WebPushConfig } from './config';
-import { checkEndpoint, EndpointRefusedError, PUBLIC_ADDRESSES_ONLY, type EndpointPolicy, type EndpointRefusal } from './endpoint';
+import { checkEndpoint, EndpointRefusedError, PUBLIC_ADDRESSES_ONLY, type EndpointPolicy, type EndpointRefusal } from '../../upstream/endpoint';
 import { buildWebPush, type WebPushMessage } from './payload';
 import { verdictOf } from './reasons';
 import { VapidSigner } from './signer';
