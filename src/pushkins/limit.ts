@@ -78,10 +78,6 @@ export class InflightLimitedPushkin implements Pushkin {
     }
   }
 
-  get sends(): Pushkin['sends'] {
-    return this.inner.sends;
-  }
-
   /** Turns the devices still waiting away, then closes the pushkin. */
   close(): Promise<void> {
     this.slots.close();

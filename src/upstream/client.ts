@@ -71,12 +71,12 @@ export class UpstreamClient {
   }
 
   /**
-   * Sends one connection may carry to an origin reached at `target` at once: a direct
-   * https origin multiplexes, a plain http one or a tunnel through the proxy does not.
-   * Undefined `target` (origins chosen by the users) assumes HTTP/2, as push services offer.
+   * Sends the connections to `target` carry at once: a direct https origin multiplexes
+   * (HTTP/2), a plain http one or a tunnel through the proxy does not. Without `target`
+   * (origins chosen by users: push services, distributors), any public https origin.
    */
-  capacity(target?: string): number {
-    const multiplexed = target === undefined || (target.startsWith('https:') && this.options.proxyFor(target) === undefined);
+  capacity(target = 'https://push.example/'): number {
+    const multiplexed = target.startsWith('https:') && this.options.proxyFor(target) === undefined;
     return this.options.connections * (multiplexed ? H2_STREAMS : 1);
   }
 
