@@ -1,7 +1,7 @@
 import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions, type LookupOneOptions } from 'node:dns';
 import { BlockList, isIP } from 'node:net';
 import { globToRegExp } from '../dispatch/router';
-import type { AddressGuard } from './client';
+import { UpstreamClient, type AddressGuard, type UpstreamOptions } from './client';
 
 /**
  * A Web Push subscription endpoint or a UnifiedPush endpoint is a URL chosen by the
@@ -141,3 +141,36 @@ export function assertResolvesPublic(hostname: string): Promise<void> {
 
 /** The upstream client's guard that connects to public addresses only (unless allow_private_endpoints). */
 export const PUBLIC_ADDRESSES_ONLY: AddressGuard = { lookup: publicOnlyLookup, check: assertResolvesPublic };
+
+/** The settings Web Push and UnifiedPush apps share for endpoints their users choose. */
+export interface UserEndpointSettings {
+  readonly maxConnections: number;
+  readonly requestTimeoutMs: number;
+  readonly ca?: string;
+  readonly allowPrivateEndpoints: boolean;
+  /** `allowed_endpoints`; undefined allows every host. */
+  readonly allowedPatterns?: readonly RegExp[];
+}
+
+/** Where such an app may send: `allowed_endpoints`, public addresses unless allow_private_endpoints. */
+export function userEndpointPolicy(settings: UserEndpointSettings, httpWhenAllowed = false): EndpointPolicy {
+  return {
+    allowPrivate: settings.allowPrivateEndpoints,
+    httpWhenAllowed,
+    ...(settings.allowedPatterns !== undefined ? { allowed: settings.allowedPatterns } : {}),
+  };
+}
+
+/** The upstream client of such an app: the guard on the address connected to unless allow_private_endpoints. */
+export function userEndpointClient(
+  settings: UserEndpointSettings,
+  options: Pick<UpstreamOptions, 'proxyFor' | 'maxBodyBytes' | 'metrics'>,
+): UpstreamClient {
+  return new UpstreamClient({
+    connections: settings.maxConnections,
+    timeoutMs: settings.requestTimeoutMs,
+    ...(settings.ca !== undefined ? { ca: settings.ca } : {}),
+    ...(settings.allowPrivateEndpoints ? {} : { guard: PUBLIC_ADDRESSES_ONLY }),
+    ...options,
+  });
+}

@@ -1,7 +1,7 @@
 import { statusCounters } from '../../metrics/metrics';
 import type { Device, Notification } from '../../notification/types';
-import { UpstreamClient, type UpstreamAnswer } from '../../upstream/client';
-import { checkEndpoint, PUBLIC_ADDRESSES_ONLY, type EndpointPolicy, type EndpointRefusal } from '../../upstream/endpoint';
+import type { UpstreamAnswer, UpstreamClient } from '../../upstream/client';
+import { checkEndpoint, userEndpointClient, userEndpointPolicy, type EndpointPolicy, type EndpointRefusal } from '../../upstream/endpoint';
 import { errorText } from '../../util/error-text';
 import type { DispatchContext, DispatchOutcome, Pushkin, PushkinEnv, SendCapacity } from '../pushkin';
 import { DEFAULT_RETRY_POLICY, parseRetryAfter, withRetries, type RetryPolicy } from '../retry';
@@ -36,21 +36,13 @@ export class UnifiedPushPushkin implements Pushkin {
   ) {
     this.name = env.name;
     const { metrics } = env;
-    this.client = new UpstreamClient({
-      connections: config.maxConnections,
-      timeoutMs: config.requestTimeoutMs,
+    this.client = userEndpointClient(config, {
       maxBodyBytes: MAX_ANSWER_BYTES,
-      ...(config.ca !== undefined ? { ca: config.ca } : {}),
       proxyFor: (target) => env.proxyFor(target),
-      ...(config.allowPrivateEndpoints ? {} : { guard: PUBLIC_ADDRESSES_ONLY }),
       metrics: { active: metrics.activeUnifiedpushRequests, requestTime: metrics.unifiedpushRequestTime },
     });
     this.sends = { capacity: this.client.capacity(), pending: metrics.pendingUnifiedpushRequests, queueTime: metrics.unifiedpushQueueTime };
-    this.policy = {
-      allowPrivate: config.allowPrivateEndpoints,
-      httpWhenAllowed: true,
-      ...(config.allowedPatterns !== undefined ? { allowed: config.allowedPatterns } : {}),
-    };
+    this.policy = userEndpointPolicy(config, true);
     this.memory = new HostMemory(env.clock, config.rememberRefusedMs, config.rememberUnavailableMs);
     // As common-proxies sends them. The body is not encrypted: some distributors take only
     // messages labelled aes128gcm (RFC 8291), as UnifiedPush endpoints are Web Push endpoints.

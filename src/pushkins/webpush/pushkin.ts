@@ -2,11 +2,11 @@ import { generateRequestDetails } from 'web-push';
 import { statusCounters } from '../../metrics/metrics';
 import type { Device, Notification } from '../../notification/types';
 import { errorText } from '../../util/error-text';
-import { UpstreamClient, type UpstreamAnswer } from '../../upstream/client';
+import type { UpstreamAnswer, UpstreamClient } from '../../upstream/client';
 import type { DispatchContext, DispatchOutcome, Pushkin, PushkinEnv, SendCapacity } from '../pushkin';
 import { DEFAULT_RETRY_POLICY, parseRetryAfter, withRetries, type RetryPolicy } from '../retry';
 import type { WebPushConfig } from './config';
-import { checkEndpoint, EndpointRefusedError, PUBLIC_ADDRESSES_ONLY, type EndpointPolicy, type EndpointRefusal } from '../../upstream/endpoint';
+import { checkEndpoint, EndpointRefusedError, userEndpointClient, userEndpointPolicy, type EndpointPolicy, type EndpointRefusal } from '../../upstream/endpoint';
 import { buildWebPush, type WebPushMessage } from './payload';
 import { verdictOf } from './reasons';
 import { VapidSigner } from './signer';
@@ -38,22 +38,15 @@ export class WebPushPushkin implements Pushkin {
   ) {
     this.name = env.name;
     const { metrics } = env;
-    this.client = new UpstreamClient({
-      connections: config.maxConnections,
-      timeoutMs: config.requestTimeoutMs,
+    this.client = userEndpointClient(config, {
       maxBodyBytes: MAX_BODY_BYTES,
-      ...(config.ca !== undefined ? { ca: config.ca } : {}),
       proxyFor: (target) => env.proxyFor(target),
-      ...(config.allowPrivateEndpoints ? {} : { guard: PUBLIC_ADDRESSES_ONLY }),
       metrics: { active: metrics.activeWebpushRequests, requestTime: metrics.webpushRequestTime },
     });
     this.sends = { capacity: this.client.capacity(), pending: metrics.pendingWebpushRequests, queueTime: metrics.webpushQueueTime };
     this.signer = new VapidSigner(config.vapid, config.subject, env.clock);
     this.statusCount = statusCounters(metrics.webpushStatusCodes, this.name);
-    this.policy = {
-      allowPrivate: config.allowPrivateEndpoints,
-      ...(config.allowedPatterns !== undefined ? { allowed: config.allowedPatterns } : {}),
-    };
+    this.policy = userEndpointPolicy(config);
     // Series from start-up, so a rate() alert sees the first refusal.
     for (const refusal of ['not_allowed', 'private_address'] as const) env.metrics.webpushEndpointsRefused.labels(this.name, refusal).inc(0);
   }
