@@ -3,7 +3,7 @@ import type { Device, Notification } from '../../notification/types';
 import { errorText } from '../../util/error-text';
 import { UpstreamClient } from '../../upstream/client';
 import type { DispatchContext, DispatchOutcome, Pushkin, PushkinEnv, SendCapacity } from '../pushkin';
-import { DEFAULT_RETRY_POLICY, parseRetryAfter, withRetries, type RetryPolicy } from '../retry';
+import { DEFAULT_RETRY_POLICY, parseRetryAfter, sendRetryHooks, withRetries, type RetryPolicy } from '../retry';
 import { AccessTokenSource, signIn, type SignIn } from './auth';
 import type { FcmConfig } from './config';
 import { GoogleTransport } from './google-transport';
@@ -79,17 +79,7 @@ export class FcmPushkin implements Pushkin {
     const body = `{"message":${built.json}}`;
     // A token refused with 401 is renewed once per device; a second refusal is our configuration.
     const state = { renewedToken: false };
-    return withRetries(() => this.attempt(body, built.message, ctx, state), this.policy, ctx, this.env.clock, {
-      onRetry: (outcome, delayMs) => {
-        this.env.metrics.retries.labels(this.name).inc();
-        ctx.log.info({ reason: outcome.reason, delay_ms: Math.round(delayMs) }, 'retrying FCM send');
-      },
-      onDeadline: (outcome) => {
-        // Once the signal has aborted, the dispatcher has already counted this device.
-        if (!ctx.signal.aborted) this.env.metrics.deadlineExceeded.labels(this.name).inc();
-        ctx.log.warn({ reason: outcome.reason }, 'FCM send given up for now; the homeserver will retry');
-      },
-    });
+    return withRetries(() => this.attempt(body, built.message, ctx, state), this.policy, ctx, this.env.clock, sendRetryHooks(this.env, ctx, 'FCM send'));
   }
 
   private async attempt(body: string, message: FcmMessage, ctx: DispatchContext, state: { renewedToken: boolean }): Promise<DispatchOutcome> {

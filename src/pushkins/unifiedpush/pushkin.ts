@@ -4,7 +4,7 @@ import type { UpstreamAnswer, UpstreamClient } from '../../upstream/client';
 import { checkEndpoint, userEndpointClient, userEndpointPolicy, type EndpointPolicy, type EndpointRefusal } from '../../upstream/endpoint';
 import { errorText } from '../../util/error-text';
 import type { DispatchContext, DispatchOutcome, Pushkin, PushkinEnv, SendCapacity } from '../pushkin';
-import { DEFAULT_RETRY_POLICY, parseRetryAfter, withRetries, type RetryPolicy } from '../retry';
+import { DEFAULT_RETRY_POLICY, parseRetryAfter, sendRetryHooks, withRetries, type RetryPolicy } from '../retry';
 import type { UnifiedPushConfig } from './config';
 import { HostMemory } from './memory';
 import { buildForward, MAX_PUSHKEY_BYTES } from './payload';
@@ -66,17 +66,7 @@ export class UnifiedPushPushkin implements Pushkin {
     }
     if (forward.trimmed !== undefined) ctx.log.info({ trimmed: forward.trimmed, max_body_bytes: this.config.maxBodyBytes }, 'notification shortened to fit max_body_bytes');
 
-    return withRetries((attempt) => this.attempt(url, forward.body, ctx, attempt), this.retryPolicy, ctx, this.env.clock, {
-      onRetry: (outcome, delayMs) => {
-        this.env.metrics.retries.labels(this.name).inc();
-        ctx.log.info({ host: url.host, reason: outcome.reason, delay_ms: Math.round(delayMs) }, 'retrying UnifiedPush send');
-      },
-      onDeadline: (outcome) => {
-        // Once the signal has aborted, the dispatcher has already counted this device.
-        if (!ctx.signal.aborted) this.env.metrics.deadlineExceeded.labels(this.name).inc();
-        ctx.log.warn({ host: url.host, reason: outcome.reason }, 'UnifiedPush send given up for now; the homeserver will retry');
-      },
-    });
+    return withRetries((attempt) => this.attempt(url, forward.body, ctx, attempt), this.retryPolicy, ctx, this.env.clock, sendRetryHooks(this.env, ctx, 'UnifiedPush send', { host: url.host }));
   }
 
   /** One POST; the host's remembered state answers instead on a device's first attempt (a retry asks the host again). */

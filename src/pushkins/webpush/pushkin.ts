@@ -4,7 +4,7 @@ import type { Device, Notification } from '../../notification/types';
 import { errorText } from '../../util/error-text';
 import type { UpstreamAnswer, UpstreamClient } from '../../upstream/client';
 import type { DispatchContext, DispatchOutcome, Pushkin, PushkinEnv, SendCapacity } from '../pushkin';
-import { DEFAULT_RETRY_POLICY, parseRetryAfter, withRetries, type RetryPolicy } from '../retry';
+import { DEFAULT_RETRY_POLICY, parseRetryAfter, sendRetryHooks, withRetries, type RetryPolicy } from '../retry';
 import type { WebPushConfig } from './config';
 import { checkEndpoint, EndpointRefusedError, userEndpointClient, userEndpointPolicy, type EndpointPolicy, type EndpointRefusal } from '../../upstream/endpoint';
 import { buildWebPush, type WebPushMessage } from './payload';
@@ -82,17 +82,7 @@ export class WebPushPushkin implements Pushkin {
       ctx.log.info({ reason: prepared.problem }, `rejecting pushkey: ${prepared.problem}`);
       return { kind: 'rejected', reason: prepared.problem };
     }
-    return withRetries(() => this.send(prepared, ctx), this.retryPolicy, ctx, this.env.clock, {
-      onRetry: (outcome, delayMs) => {
-        this.env.metrics.retries.labels(this.name).inc();
-        ctx.log.info({ reason: outcome.reason, delay_ms: Math.round(delayMs) }, 'retrying Web Push send');
-      },
-      onDeadline: (outcome) => {
-        // Once the signal has aborted, the dispatcher has already counted this device.
-        if (!ctx.signal.aborted) this.env.metrics.deadlineExceeded.labels(this.name).inc();
-        ctx.log.warn({ reason: outcome.reason }, 'Web Push send given up for now; the homeserver will retry');
-      },
-    });
+    return withRetries(() => this.send(prepared, ctx), this.retryPolicy, ctx, this.env.clock, sendRetryHooks(this.env, ctx, 'Web Push send'));
   }
 
   /** Encrypts the payload for the subscription, once for every attempt; a problem here is the subscription's keys. */
