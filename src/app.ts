@@ -68,6 +68,7 @@ export class Gateway {
       ...(config.http.allowedCallers !== undefined ? { allowedCallers: config.http.allowedCallers } : {}),
       ...(config.http.rateLimit !== undefined ? { rateLimit: config.http.rateLimit } : {}),
       clock,
+      unifiedPushGateway: () => this.config.apps.some((app) => app.type === 'unifiedpush'),
     });
   }
 

@@ -39,7 +39,16 @@ export interface HttpOptions {
   readonly rateLimit?: { readonly perCaller: BucketLimit; readonly perPushkey: BucketLimit };
   /** Time for the rate limits. */
   readonly clock: Clock;
+  /** Whether a `unifiedpush` app is configured now: GET of the notify path then answers UnifiedPush's discovery. */
+  unifiedPushGateway?(): boolean;
 }
+
+/**
+ * What UnifiedPush clients look for with a GET of the notify path on their distributor's
+ * host, to find a Matrix gateway there (UnifiedPush docs, "Matrix gateway"); the
+ * top-level `gateway` is what common-proxies adds.
+ */
+const UNIFIEDPUSH_DISCOVERY = { gateway: 'matrix', unifiedpush: { gateway: 'matrix' } } as const;
 
 /**
  * Homeservers send JSON, not always labelled so (no Content-Type, or text/plain), so
@@ -109,6 +118,11 @@ export function createHttpApp(options: HttpOptions): Express {
     ...guard.pushkeys,
     notifyHandler({ metrics: options.metrics, exchanges, dispatcher: options.dispatcher }),
   );
+  // Clients probe it from phones: no caller guard, which is for homeservers.
+  app.get(NOTIFY_PATH, (_req, res) => {
+    if (!options.unifiedPushGateway?.()) throw new MatrixError(405, 'M_UNRECOGNIZED', 'method not allowed', { allow: 'POST' });
+    exchanges.send(res, 200, UNIFIEDPUSH_DISCOVERY);
+  });
   // Any other request: the validator answers 404, or 405 for a documented path.
   app.use(...validator);
   app.use(() => {

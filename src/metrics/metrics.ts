@@ -76,6 +76,14 @@ export class Metrics {
   readonly webpushStatusCodes: Counter<'pushkin' | 'code'>;
   readonly webpushEndpointsRefused: Counter<'pushkin' | 'reason'>;
 
+  // UnifiedPush (Herald's own: Sygnal has no UnifiedPush pushkin), named as the Web Push series
+  readonly unifiedpushQueueTime: Histogram;
+  readonly unifiedpushRequestTime: Histogram;
+  readonly pendingUnifiedpushRequests: Gauge;
+  readonly activeUnifiedpushRequests: Gauge;
+  readonly unifiedpushStatusCodes: Counter<'pushkin' | 'code'>;
+  readonly unifiedpushEndpointsRefused: Counter<'pushkin' | 'reason'>;
+
   // Herald's own
   readonly outcomes: Counter<'pushkin' | 'outcome'>;
   readonly deduplicated: Counter<'pushkin'>;
@@ -225,6 +233,41 @@ export class Metrics {
     this.webpushEndpointsRefused = new Counter({
       name: 'herald_webpush_endpoints_refused_total',
       help: 'Web Push devices not sent because their endpoint is outside allowed_endpoints (not_allowed) or not a public address (private_address)',
+      labelNames: ['pushkin', 'reason'],
+      registers,
+    });
+
+    this.unifiedpushQueueTime = new Histogram({
+      name: 'herald_unifiedpush_queue_time_seconds',
+      help: 'Time a UnifiedPush message waited for a free slot, in seconds',
+      buckets: [...SYGNAL_BUCKETS],
+      registers,
+    });
+    this.unifiedpushRequestTime = new Histogram({
+      name: 'herald_unifiedpush_request_time_seconds',
+      help: 'Time taken by one request to a UnifiedPush distributor, in seconds',
+      buckets: [...SYGNAL_BUCKETS],
+      registers,
+    });
+    this.pendingUnifiedpushRequests = new Gauge({
+      name: 'herald_pending_unifiedpush_requests',
+      help: 'UnifiedPush messages waiting for a free slot',
+      registers,
+    });
+    this.activeUnifiedpushRequests = new Gauge({
+      name: 'herald_active_unifiedpush_requests',
+      help: 'Requests to UnifiedPush distributors in flight',
+      registers,
+    });
+    this.unifiedpushStatusCodes = new Counter({
+      name: 'herald_unifiedpush_status_codes_total',
+      help: 'Status codes answered by UnifiedPush distributors (0: no answer: timeout or connection error)',
+      labelNames: ['pushkin', 'code'],
+      registers,
+    });
+    this.unifiedpushEndpointsRefused = new Counter({
+      name: 'herald_unifiedpush_endpoints_refused_total',
+      help: 'UnifiedPush devices not sent: endpoint outside allowed_endpoints (not_allowed), not a public address (private_address), no such host or a failed TLS handshake (unreachable)',
       labelNames: ['pushkin', 'reason'],
       registers,
     });

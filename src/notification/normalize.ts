@@ -49,6 +49,7 @@ export function normalizeNotification(body: NotifyRequestBody): Notification {
     prio: n.prio === 'low' ? 'low' : 'high',
     counts: normalizeCounts(n.counts),
     devices,
+    received: n,
   };
   const strings = ['event_id', 'room_id', 'type', 'sender', 'sender_display_name', 'room_name', 'room_alias', 'membership'] as const;
   for (const key of strings) {

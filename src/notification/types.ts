@@ -41,4 +41,10 @@ export interface Notification {
   readonly content?: Readonly<Record<string, unknown>>;
   readonly counts: Counts;
   readonly devices: readonly Device[];
+  /**
+   * The notification object as the homeserver sent it (after validation), for a pushkin
+   * that forwards it as received (UnifiedPush); read it depth-bounded. Absent when
+   * Herald made the notification itself (send-test).
+   */
+  readonly received?: Readonly<Record<string, unknown>>;
 }

@@ -1,3 +1,4 @@
+import type { Gauge, Histogram } from 'prom-client';
 import type { ConfigSection } from '../config/section';
 import type { Metrics } from '../metrics/metrics';
 import type { Device, Notification } from '../notification/types';
@@ -44,6 +45,18 @@ export interface Pushkin {
   close(): Promise<void>;
   /** What was resolved when it was built and the configuration alone does not say (e.g. which credentials), for `herald check-config`. */
   describe?(): Promise<Record<string, string>>;
+  /** Set by a pushkin sending through src/upstream: what the app's one queue (limit.ts) needs to front its sends. */
+  readonly sends?: SendCapacity;
+}
+
+/** The sends a pushkin's connections carry at once, and Sygnal's series of the wait for one. */
+export interface SendCapacity {
+  /** Sends in flight at once; the app's queue admits no more, so none waits again in the connection pools. */
+  readonly capacity: number;
+  /** Sends waiting for a slot (sygnal_pending_*_requests). */
+  readonly pending: Gauge;
+  /** Each admitted send's wait, 0 when a slot was free (sygnal_*_queue_time). */
+  readonly queueTime: Histogram;
 }
 
 /** What a pushkin is built with: its own logger and metrics, the clock, the outbound proxy. */

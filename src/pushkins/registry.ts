@@ -2,6 +2,7 @@ import { apnsPushkinType } from './apns/type';
 import { fcmPushkinType } from './fcm/type';
 import { noopPushkinType } from './noop/pushkin';
 import type { PushkinType } from './pushkin';
+import { unifiedPushPushkinType } from './unifiedpush/type';
 import { webPushPushkinType } from './webpush/type';
 
 /**
@@ -18,4 +19,5 @@ export const BUILTIN_PUSHKIN_TYPES: PushkinTypes = new Map<string, PushkinType<u
   ['gcm', fcmPushkinType as PushkinType<unknown>],
   ['fcm', fcmPushkinType as PushkinType<unknown>],
   ['webpush', webPushPushkinType as PushkinType<unknown>],
+  ['unifiedpush', unifiedPushPushkinType as PushkinType<unknown>],
 ]);

@@ -1,5 +1,5 @@
 import type { Clock } from '../util/clock';
-import type { DispatchContext, DispatchOutcome } from './pushkin';
+import type { DispatchContext, DispatchOutcome, PushkinEnv } from './pushkin';
 
 /** How a pushkin retries temporary failures within one notify request. */
 export interface RetryPolicy {
@@ -36,6 +36,25 @@ export interface RetryHooks {
   onRetry?(outcome: DispatchOutcome & { kind: 'retry' }, delayMs: number): void;
   /** Called when a retry would end past the deadline, so the device is given up on. */
   onDeadline?(outcome: DispatchOutcome & { kind: 'retry' }): void;
+}
+
+/**
+ * The hooks of a pushkin's sends: each retry counted and logged, and a device given up on
+ * counted as past its deadline and logged. `what` names the send in the log lines
+ * ("FCM send"); `fields` go on each line.
+ */
+export function sendRetryHooks(env: PushkinEnv, ctx: DispatchContext, what: string, fields: Record<string, unknown> = {}): RetryHooks {
+  return {
+    onRetry: (outcome, delayMs) => {
+      env.metrics.retries.labels(env.name).inc();
+      ctx.log.info({ ...fields, reason: outcome.reason, delay_ms: Math.round(delayMs) }, `retrying ${what}`);
+    },
+    onDeadline: (outcome) => {
+      // Once the signal has aborted, the dispatcher has already counted this device.
+      if (!ctx.signal.aborted) env.metrics.deadlineExceeded.labels(env.name).inc();
+      ctx.log.warn({ ...fields, reason: outcome.reason }, `${what} given up for now; the homeserver will retry`);
+    },
+  };
 }
 
 /**

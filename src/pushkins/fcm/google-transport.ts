@@ -1,5 +1,6 @@
 import { gaxios } from 'google-auth-library';
-import { Upstream } from './client';
+import type { Dispatcher } from 'undici';
+import { UpstreamClient } from '../../upstream/client';
 
 /**
  * Where google-auth-library posts every service-account token request, whatever the key
@@ -9,6 +10,8 @@ export const GOOGLE_TOKEN_URL = 'https://oauth2.googleapis.com/token';
 
 /** Connections to each sign-in host: one refresh at a time needs no more. */
 const CONNECTIONS_PER_HOST = 2;
+/** Token and metadata answers are small; anything past this is not Google talking. */
+const MAX_BODY_BYTES = 64 * 1024;
 /** Statuses whose answers have no body (a Response refuses one). */
 const NULL_BODY_STATUSES = new Set([101, 204, 205, 304]);
 
@@ -32,10 +35,17 @@ export interface GoogleTransportOptions {
 export class GoogleTransport {
   readonly gaxios: gaxios.Gaxios;
   private tokenUri?: URL;
-  private readonly upstreams = new Map<string, Upstream>();
+  private readonly client: UpstreamClient;
   private readonly closing = new AbortController();
 
-  constructor(private readonly options: GoogleTransportOptions) {
+  constructor(options: GoogleTransportOptions) {
+    this.client = new UpstreamClient({
+      connections: CONNECTIONS_PER_HOST,
+      timeoutMs: options.timeoutMs,
+      maxBodyBytes: MAX_BODY_BYTES,
+      ...(options.ca !== undefined ? { ca: options.ca } : {}),
+      proxyFor: (target) => options.proxyFor(target),
+    });
     this.gaxios = new gaxios.Gaxios({ fetchImplementation: (input, init) => this.fetch(input, init) });
     this.gaxios.interceptors.request.add({
       resolved: async (request) => {
@@ -57,39 +67,26 @@ export class GoogleTransport {
   /** Cuts requests in flight and closes the connections. */
   async close(): Promise<void> {
     this.closing.abort(new Error('FCM pushkin closed'));
-    await Promise.all([...this.upstreams.values()].map((upstream) => upstream.close()));
-    this.upstreams.clear();
+    await this.client.close();
   }
 
   /** The `fetch` gaxios calls: one request through the pool for its origin. */
   private async fetch(input: string | URL | Request, init: RequestInit = {}): Promise<Response> {
-    // After close, no new pool may be opened that nobody would close.
     this.closing.signal.throwIfAborted();
     // A Request normalises every body gaxios may pass (string, URLSearchParams…) and adds its content-type.
     const request = new Request(input, { method: init.method ?? 'GET', headers: init.headers ?? {}, body: init.body ?? null });
     const url = new URL(request.url);
     const body = init.body === undefined || init.body === null ? undefined : await request.text();
     const signal = init.signal ? AbortSignal.any([init.signal, this.closing.signal]) : this.closing.signal;
-    const answer = await this.upstream(url).request(request.method, `${url.pathname}${url.search}`, Object.fromEntries(request.headers), body, signal);
+    const answer = await this.client.send(
+      url,
+      { method: request.method as Dispatcher.HttpMethod, headers: Object.fromEntries(request.headers), ...(body !== undefined ? { body } : {}) },
+      signal,
+    );
     const headers = new Headers();
     for (const [name, value] of Object.entries(answer.headers)) {
       for (const item of Array.isArray(value) ? value : value === undefined ? [] : [value]) headers.append(name, item);
     }
     return new Response(NULL_BODY_STATUSES.has(answer.status) ? null : answer.body, { status: answer.status, headers });
-  }
-
-  private upstream(url: URL): Upstream {
-    let upstream = this.upstreams.get(url.origin);
-    if (!upstream) {
-      const proxy = this.options.proxyFor(url.href);
-      upstream = new Upstream(url.origin, {
-        connections: CONNECTIONS_PER_HOST,
-        timeoutMs: this.options.timeoutMs,
-        ...(this.options.ca !== undefined ? { ca: this.options.ca } : {}),
-        ...(proxy !== undefined ? { proxy } : {}),
-      });
-      this.upstreams.set(url.origin, upstream);
-    }
-    return upstream;
   }
 }

@@ -1,35 +1,31 @@
 import { statusCounters } from '../../metrics/metrics';
 import type { Device, Notification } from '../../notification/types';
 import { errorText } from '../../util/error-text';
-import type { DispatchContext, DispatchOutcome, Pushkin, PushkinEnv } from '../pushkin';
-import { DEFAULT_RETRY_POLICY, parseRetryAfter, withRetries, type RetryPolicy } from '../retry';
-import { NO_SLOT, sendInSlot, type SlotMetrics } from '../upstream-slot';
-// Types only: google-auth-library takes a good half second to load, so it is loaded when an FCM app is built.
-import type { AccessTokenSource, SignIn } from './auth';
-import { Upstream } from './client';
+import { UpstreamClient } from '../../upstream/client';
+import type { DispatchContext, DispatchOutcome, Pushkin, PushkinEnv, SendCapacity } from '../pushkin';
+import { DEFAULT_RETRY_POLICY, parseRetryAfter, sendRetryHooks, withRetries, type RetryPolicy } from '../retry';
+import { AccessTokenSource, signIn, type SignIn } from './auth';
 import type { FcmConfig } from './config';
-import type { GoogleTransport } from './google-transport';
+import { GoogleTransport } from './google-transport';
 import { buildMessage, type FcmMessage } from './payload';
 import { classifyFcmError, parseFcmError, TokenError } from './reasons';
 
 /** How long `herald check-config` waits to learn which account ADC act as. */
 const DESCRIBE_TIMEOUT_MS = 5_000;
+/** Error bodies are small; anything past this is not FCM talking. */
+const MAX_BODY_BYTES = 64 * 1024;
 
 /** Sends to FCM HTTP v1 (`type: gcm`, alias `fcm`): one message per device, concurrently. */
 export class FcmPushkin implements Pushkin {
   readonly type = 'gcm';
   readonly name: string;
-  private readonly fcm: Upstream;
-  private readonly sendPath: string;
-  private readonly slotMetrics: SlotMetrics;
+  readonly sends: SendCapacity;
+  private readonly fcm: UpstreamClient;
+  private readonly sendUrl: URL;
   private readonly statusCount: (status: number) => { inc(): void };
 
   /** Signs in (for ADC, finds the credentials) and builds the pushkin. */
   static async create(config: FcmConfig, env: PushkinEnv, policy: RetryPolicy = DEFAULT_RETRY_POLICY): Promise<FcmPushkin> {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports -- on-demand load, see the imports above
-    const { AccessTokenSource, signIn } = require('./auth') as typeof import('./auth');
-    // eslint-disable-next-line @typescript-eslint/no-require-imports -- on-demand load, see the imports above
-    const { GoogleTransport } = require('./google-transport') as typeof import('./google-transport');
     const transport = new GoogleTransport({
       timeoutMs: config.requestTimeoutMs,
       ...(config.ca !== undefined ? { ca: config.ca } : {}),
@@ -55,23 +51,20 @@ export class FcmPushkin implements Pushkin {
     private readonly tokens: AccessTokenSource,
   ) {
     this.name = env.name;
-    const fcmProxy = env.proxyFor(config.endpoint);
-    this.fcm = new Upstream(config.endpoint, {
+    const { metrics } = env;
+    this.fcm = new UpstreamClient({
       connections: config.maxConnections,
       timeoutMs: config.requestTimeoutMs,
+      maxBodyBytes: MAX_BODY_BYTES,
       ...(config.ca !== undefined ? { ca: config.ca } : {}),
-      ...(fcmProxy !== undefined ? { proxy: fcmProxy } : {}),
+      proxyFor: (target) => env.proxyFor(target),
+      metrics: { active: metrics.activeGcmRequests, requestTime: metrics.gcmRequestTime },
     });
-    const { metrics } = env;
+    this.sends = { capacity: this.fcm.capacity(config.endpoint), pending: metrics.pendingGcmRequests, queueTime: metrics.gcmQueueTime };
     this.statusCount = statusCounters(metrics.gcmStatusCodes, this.name);
-    this.slotMetrics = {
-      pending: metrics.pendingGcmRequests,
-      queueTime: metrics.gcmQueueTime,
-      active: metrics.activeGcmRequests,
-      requestTime: metrics.gcmRequestTime,
-    };
-    const basePath = new URL(config.endpoint).pathname.replace(/\/+$/, '');
-    this.sendPath = `${basePath}/v1/projects/${encodeURIComponent(config.projectId)}/messages:send`;
+    const endpoint = new URL(config.endpoint);
+    const basePath = endpoint.pathname.replace(/\/+$/, '');
+    this.sendUrl = new URL(`${basePath}/v1/projects/${encodeURIComponent(config.projectId)}/messages:send`, endpoint.origin);
   }
 
   async dispatch(notification: Notification, device: Device, ctx: DispatchContext): Promise<DispatchOutcome> {
@@ -86,17 +79,7 @@ export class FcmPushkin implements Pushkin {
     const body = `{"message":${built.json}}`;
     // A token refused with 401 is renewed once per device; a second refusal is our configuration.
     const state = { renewedToken: false };
-    return withRetries(() => this.attempt(body, built.message, ctx, state), this.policy, ctx, this.env.clock, {
-      onRetry: (outcome, delayMs) => {
-        this.env.metrics.retries.labels(this.name).inc();
-        ctx.log.info({ reason: outcome.reason, delay_ms: Math.round(delayMs) }, 'retrying FCM send');
-      },
-      onDeadline: (outcome) => {
-        // Once the signal has aborted, the dispatcher has already counted this device.
-        if (!ctx.signal.aborted) this.env.metrics.deadlineExceeded.labels(this.name).inc();
-        ctx.log.warn({ reason: outcome.reason }, 'FCM send given up for now; the homeserver will retry');
-      },
-    });
+    return withRetries(() => this.attempt(body, built.message, ctx, state), this.policy, ctx, this.env.clock, sendRetryHooks(this.env, ctx, 'FCM send'));
   }
 
   private async attempt(body: string, message: FcmMessage, ctx: DispatchContext, state: { renewedToken: boolean }): Promise<DispatchOutcome> {
@@ -119,13 +102,10 @@ export class FcmPushkin implements Pushkin {
   private async send(body: string, accessToken: string, message: FcmMessage, ctx: DispatchContext): Promise<DispatchOutcome | 'renew-token'> {
     let response;
     try {
-      response = await sendInSlot(this.fcm, ctx.signal, this.slotMetrics, () =>
-        this.fcm.post(
-          this.sendPath,
-          { 'content-type': 'application/json; charset=utf-8', authorization: `Bearer ${accessToken}` },
-          body,
-          ctx.signal,
-        ),
+      response = await this.fcm.send(
+        this.sendUrl,
+        { headers: { 'content-type': 'application/json; charset=utf-8', authorization: `Bearer ${accessToken}` }, body },
+        ctx.signal,
       );
     } catch (err) {
       this.statusCount(0).inc();
@@ -133,7 +113,6 @@ export class FcmPushkin implements Pushkin {
       ctx.log.warn({ reason }, 'FCM send failed');
       return { kind: 'retry', reason };
     }
-    if (response === NO_SLOT) return { kind: 'retry', reason: 'no free FCM connection before the deadline' };
     this.statusCount(response.status).inc();
     if (response.status >= 200 && response.status < 300) return { kind: 'delivered' };
 

@@ -1,6 +1,6 @@
 import type { ConfigSection } from '../../config/section';
 import { optionalCa } from '../ca-file';
-import { endpointPatterns } from './endpoint';
+import { endpointPatterns } from '../../upstream/endpoint';
 import { parseVapidPrivateKey, type VapidKeys } from './vapid';
 
 /** Sygnal's defaults. */

@@ -2,15 +2,17 @@ import { generateRequestDetails } from 'web-push';
 import { statusCounters } from '../../metrics/metrics';
 import type { Device, Notification } from '../../notification/types';
 import { errorText } from '../../util/error-text';
-import type { DispatchContext, DispatchOutcome, Pushkin, PushkinEnv } from '../pushkin';
-import { DEFAULT_RETRY_POLICY, parseRetryAfter, withRetries, type RetryPolicy } from '../retry';
-import { NO_SLOT, sendInSlot, type SlotMetrics } from '../upstream-slot';
-import { PushServiceClient, type PushServiceResponse } from './client';
+import type { UpstreamAnswer, UpstreamClient } from '../../upstream/client';
+import { checkEndpoint, EndpointRefusedError, userEndpointClient, userEndpointPolicy, type EndpointPolicy, type EndpointRefusal } from '../../upstream/endpoint';
+import type { DispatchContext, DispatchOutcome, Pushkin, PushkinEnv, SendCapacity } from '../pushkin';
+import { DEFAULT_RETRY_POLICY, parseRetryAfter, sendRetryHooks, withRetries, type RetryPolicy } from '../retry';
 import type { WebPushConfig } from './config';
-import { checkEndpoint, EndpointRefusedError, type EndpointPolicy, type EndpointRefusal } from './endpoint';
 import { buildWebPush, type WebPushMessage } from './payload';
 import { verdictOf } from './reasons';
-import { VapidSigner } from './vapid';
+import { VapidSigner } from './signer';
+
+/** Push services answer with empty or short bodies; nothing past this is read. */
+const MAX_BODY_BYTES = 8 * 1024;
 
 /** An encrypted, signed request ready to POST (and to POST again on a retry). */
 interface PreparedRequest {
@@ -23,10 +25,10 @@ interface PreparedRequest {
 export class WebPushPushkin implements Pushkin {
   readonly type = 'webpush';
   readonly name: string;
-  private readonly client: PushServiceClient;
+  readonly sends: SendCapacity;
+  private readonly client: UpstreamClient;
   private readonly signer: VapidSigner;
   private readonly policy: EndpointPolicy;
-  private readonly slotMetrics: SlotMetrics;
   private readonly statusCount: (status: number) => { inc(): void };
 
   constructor(
@@ -35,26 +37,16 @@ export class WebPushPushkin implements Pushkin {
     private readonly retryPolicy: RetryPolicy = DEFAULT_RETRY_POLICY,
   ) {
     this.name = env.name;
-    this.client = new PushServiceClient({
-      maxConnections: config.maxConnections,
-      timeoutMs: config.requestTimeoutMs,
-      allowPrivate: config.allowPrivateEndpoints,
-      proxyFor: env.proxyFor,
-      ...(config.ca !== undefined ? { ca: config.ca } : {}),
-    });
-    this.signer = new VapidSigner(config.vapid, config.subject, env.clock);
     const { metrics } = env;
+    this.client = userEndpointClient(config, {
+      maxBodyBytes: MAX_BODY_BYTES,
+      proxyFor: (target) => env.proxyFor(target),
+      metrics: { active: metrics.activeWebpushRequests, requestTime: metrics.webpushRequestTime },
+    });
+    this.sends = { capacity: this.client.capacity(), pending: metrics.pendingWebpushRequests, queueTime: metrics.webpushQueueTime };
+    this.signer = new VapidSigner(config.vapid, config.subject, env.clock);
     this.statusCount = statusCounters(metrics.webpushStatusCodes, this.name);
-    this.slotMetrics = {
-      pending: metrics.pendingWebpushRequests,
-      queueTime: metrics.webpushQueueTime,
-      active: metrics.activeWebpushRequests,
-      requestTime: metrics.webpushRequestTime,
-    };
-    this.policy = {
-      allowPrivate: config.allowPrivateEndpoints,
-      ...(config.allowedPatterns !== undefined ? { allowed: config.allowedPatterns } : {}),
-    };
+    this.policy = userEndpointPolicy(config);
     // Series from start-up, so a rate() alert sees the first refusal.
     for (const refusal of ['not_allowed', 'private_address'] as const) env.metrics.webpushEndpointsRefused.labels(this.name, refusal).inc(0);
   }
@@ -90,17 +82,7 @@ export class WebPushPushkin implements Pushkin {
       ctx.log.info({ reason: prepared.problem }, `rejecting pushkey: ${prepared.problem}`);
       return { kind: 'rejected', reason: prepared.problem };
     }
-    return withRetries(() => this.send(prepared, ctx), this.retryPolicy, ctx, this.env.clock, {
-      onRetry: (outcome, delayMs) => {
-        this.env.metrics.retries.labels(this.name).inc();
-        ctx.log.info({ reason: outcome.reason, delay_ms: Math.round(delayMs) }, 'retrying Web Push send');
-      },
-      onDeadline: (outcome) => {
-        // Once the signal has aborted, the dispatcher has already counted this device.
-        if (!ctx.signal.aborted) this.env.metrics.deadlineExceeded.labels(this.name).inc();
-        ctx.log.warn({ reason: outcome.reason }, 'Web Push send given up for now; the homeserver will retry');
-      },
-    });
+    return withRetries(() => this.send(prepared, ctx), this.retryPolicy, ctx, this.env.clock, sendRetryHooks(this.env, ctx, 'Web Push send'));
   }
 
   /** Encrypts the payload for the subscription, once for every attempt; a problem here is the subscription's keys. */
@@ -127,11 +109,9 @@ export class WebPushPushkin implements Pushkin {
 
   private async send(request: PreparedRequest, ctx: DispatchContext): Promise<DispatchOutcome> {
     const metrics = this.env.metrics;
-    let response: PushServiceResponse | typeof NO_SLOT;
+    let response: UpstreamAnswer;
     try {
-      response = await sendInSlot(this.client, ctx.signal, this.slotMetrics, () =>
-        this.client.post(request.url, request.headers, request.body, ctx.signal),
-      );
+      response = await this.client.send(request.url, { headers: request.headers, body: request.body }, ctx.signal);
     } catch (err) {
       if (err instanceof EndpointRefusedError) return this.refused(ctx, 'private_address', err.message);
       this.statusCount(0).inc();
@@ -139,7 +119,6 @@ export class WebPushPushkin implements Pushkin {
       ctx.log.warn({ host: request.url.host, reason }, 'Web Push send failed');
       return { kind: 'retry', reason };
     }
-    if (response === NO_SLOT) return { kind: 'retry', reason: 'no free push service connection before the deadline' };
     this.statusCount(response.status).inc();
     const verdict = verdictOf(response.status, parseRetryAfter(response.headers['retry-after'], this.env.clock.now()));
     if (verdict.configurationError !== undefined) metrics.configurationErrors.labels(this.name, verdict.configurationError).inc();

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { Metrics } from '../../../src/metrics/metrics';
 import type { Device, Notification } from '../../../src/notification/types';
 import { InflightLimitedPushkin } from '../../../src/pushkins/limit';
-import type { DispatchContext, DispatchOutcome, Pushkin } from '../../../src/pushkins/pushkin';
+import type { DispatchContext, DispatchOutcome, Pushkin, SendCapacity } from '../../../src/pushkins/pushkin';
 import { createLogger } from '../../../src/util/log';
 
 const APP = 'com.example.app';
@@ -13,6 +13,8 @@ class HeldPlatform implements Pushkin {
   readonly type = 'held';
   readonly started: string[] = [];
   private readonly finishers = new Map<string, () => void>();
+
+  constructor(readonly sends?: SendCapacity) {}
 
   dispatch(_notification: Notification, device: Device): Promise<DispatchOutcome> {
     this.started.push(device.pushkey);
@@ -156,6 +158,38 @@ describe('pushkins/limit', () => {
     assert.equal(await value(metrics, 'herald_inflight_queued_devices'), 0);
     platform.finish('a');
     assert.equal((await first).kind, 'delivered');
+    assert.deepEqual(platform.started, ['a']);
+  });
+
+  it("caps the sends in flight at the pushkin's connection capacity when it is below the limit, measured in Sygnal's series", async () => {
+    const metrics = new Metrics();
+    const platform = new HeldPlatform({ capacity: 1, pending: metrics.pendingGcmRequests, queueTime: metrics.gcmQueueTime });
+    const limited = new InflightLimitedPushkin(platform, 512, 10, metrics);
+    const sends = ['a', 'b'].map((key) => limited.dispatch(notification, device(key), context()));
+    await settle();
+    assert.deepEqual(platform.started, ['a'], 'b waits in the one queue, not in a connection pool');
+    assert.equal((await metrics.registry.getSingleMetric('sygnal_pending_gcm_requests')?.get())?.values[0]?.value, 1);
+    platform.finish('a');
+    await settle();
+    platform.finish('b');
+    assert.deepEqual((await Promise.all(sends)).map((o) => o.kind), ['delivered', 'delivered']);
+    const series = (await metrics.registry.getSingleMetric('sygnal_gcm_queue_time')?.get())?.values ?? [];
+    assert.equal(series.find((v) => (v as { metricName?: string }).metricName === 'sygnal_gcm_queue_time_count')?.value, 2, 'both sends observed');
+    assert.equal((await metrics.registry.getSingleMetric('sygnal_pending_gcm_requests')?.get())?.values[0]?.value, 0);
+  });
+
+  it('turns the devices still waiting away when it closes', async () => {
+    const metrics = new Metrics();
+    const platform = new HeldPlatform();
+    const limited = new InflightLimitedPushkin(platform, 1, 10, metrics);
+    const first = limited.dispatch(notification, device('a'), context());
+    const waiting = limited.dispatch(notification, device('b'), context());
+    await settle();
+    const closed = limited.close();
+    assert.equal((await waiting).kind, 'retry');
+    platform.finish('a');
+    assert.equal((await first).kind, 'delivered');
+    await closed;
     assert.deepEqual(platform.started, ['a']);
   });
 });

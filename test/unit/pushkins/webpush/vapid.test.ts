@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { createPublicKey, verify } from 'node:crypto';
 import type { Clock } from '../../../../src/util/clock';
-import { newVapidKeyPair, parseVapidPrivateKey, VAPID_JWT_LIFETIME_S, VapidSigner } from '../../../../src/pushkins/webpush/vapid';
+import { VAPID_JWT_LIFETIME_S, VapidSigner } from '../../../../src/pushkins/webpush/signer';
+import { newVapidKeyPair, parseVapidPrivateKey } from '../../../../src/pushkins/webpush/vapid';
 
 function claimsOf(header: string): { claims: Record<string, unknown>; verified: boolean } {
   const [, token = '', k = ''] = /^vapid t=([^,]+), k=(.+)$/.exec(header) ?? [];

@@ -1,11 +1,12 @@
 import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions, type LookupOneOptions } from 'node:dns';
 import { BlockList, isIP } from 'node:net';
-import { globToRegExp } from '../../dispatch/router';
+import { globToRegExp } from '../dispatch/router';
+import { UpstreamClient, type AddressGuard, type UpstreamOptions } from './client';
 
 /**
- * The subscription endpoint is a URL chosen by the client, so without checks Herald
- * would POST wherever a pusher says: an open relay into the operator's own network.
- * These checks decide where Herald may send.
+ * A Web Push subscription endpoint or a UnifiedPush endpoint is a URL chosen by the
+ * client, so without checks Herald would POST wherever a pusher says: an open relay into
+ * the operator's own network. These checks decide where Herald may send.
  */
 
 /** Why an endpoint is not sent to. */
@@ -27,6 +28,8 @@ export interface EndpointPolicy {
   readonly allowed?: readonly RegExp[];
   /** Tests and private push services only: skip the address checks. */
   readonly allowPrivate: boolean;
+  /** Plain http is accepted for hosts `allowed` names (UnifiedPush distributors on a private network); else https only. */
+  readonly httpWhenAllowed?: boolean;
 }
 
 /** `allowed_endpoints` globs (`*`, `?`), matched case-insensitively against the whole host[:port], as Sygnal does. */
@@ -34,18 +37,26 @@ export function endpointPatterns(globs: readonly string[]): RegExp[] {
   return globs.map((glob) => new RegExp(globToRegExp(glob).source, 'is'));
 }
 
-/** Checks what can be known without the network: the URL's form, allowed_endpoints, IP literals. */
-export function checkEndpoint(endpoint: string, policy: EndpointPolicy): EndpointCheck {
+/**
+ * Checks what can be known without the network: the URL's form, allowed_endpoints, IP
+ * literals. `field` names the endpoint in the reasons (`data.endpoint`, `pushkey`).
+ */
+export function checkEndpoint(endpoint: string, policy: EndpointPolicy, field = 'data.endpoint'): EndpointCheck {
   let url: URL;
   try {
     url = new URL(endpoint);
   } catch {
-    return { kind: 'invalid', reason: 'data.endpoint is not a URL' };
+    return { kind: 'invalid', reason: `${field} is not a URL` };
   }
+  const allowed = policy.allowed?.some((pattern) => pattern.test(url.host));
   // Browsers only hand out https endpoints (the Push API requires a secure context and service).
-  if (url.protocol !== 'https:') return { kind: 'invalid', reason: `data.endpoint must be an https URL, got ${url.protocol}` };
-  if (url.username || url.password) return { kind: 'invalid', reason: 'data.endpoint must not carry user credentials' };
-  if (policy.allowed && !policy.allowed.some((pattern) => pattern.test(url.host))) {
+  const httpAllowed = url.protocol === 'http:' && policy.httpWhenAllowed === true && allowed === true;
+  if (url.protocol !== 'https:' && !httpAllowed) {
+    const also = policy.httpWhenAllowed ? ' (http only for hosts in allowed_endpoints)' : '';
+    return { kind: 'invalid', reason: `${field} must be an https URL${also}, got ${url.protocol}` };
+  }
+  if (url.username || url.password) return { kind: 'invalid', reason: `${field} must not carry user credentials` };
+  if (allowed === false) {
     return { kind: 'refused', refusal: 'not_allowed', reason: `endpoint host ${url.host} is not in allowed_endpoints` };
   }
   const literal = url.hostname.replace(/^\[|\]$/g, '');
@@ -125,5 +136,41 @@ export function publicOnlyLookup(hostname: string, options: LookupOneOptions | L
 export function assertResolvesPublic(hostname: string): Promise<void> {
   return new Promise((resolve, reject) => {
     publicOnlyLookup(hostname, { all: true }, (err) => (err ? reject(err) : resolve()));
+  });
+}
+
+/** The upstream client's guard that connects to public addresses only (unless allow_private_endpoints). */
+export const PUBLIC_ADDRESSES_ONLY: AddressGuard = { lookup: publicOnlyLookup, check: assertResolvesPublic };
+
+/** The settings Web Push and UnifiedPush apps share for endpoints their users choose. */
+export interface UserEndpointSettings {
+  readonly maxConnections: number;
+  readonly requestTimeoutMs: number;
+  readonly ca?: string;
+  readonly allowPrivateEndpoints: boolean;
+  /** `allowed_endpoints`; undefined allows every host. */
+  readonly allowedPatterns?: readonly RegExp[];
+}
+
+/** Where such an app may send: `allowed_endpoints`, public addresses unless allow_private_endpoints. */
+export function userEndpointPolicy(settings: UserEndpointSettings, httpWhenAllowed = false): EndpointPolicy {
+  return {
+    allowPrivate: settings.allowPrivateEndpoints,
+    httpWhenAllowed,
+    ...(settings.allowedPatterns !== undefined ? { allowed: settings.allowedPatterns } : {}),
+  };
+}
+
+/** The upstream client of such an app: the guard on the address connected to unless allow_private_endpoints. */
+export function userEndpointClient(
+  settings: UserEndpointSettings,
+  options: Pick<UpstreamOptions, 'proxyFor' | 'maxBodyBytes' | 'metrics'>,
+): UpstreamClient {
+  return new UpstreamClient({
+    connections: settings.maxConnections,
+    timeoutMs: settings.requestTimeoutMs,
+    ...(settings.ca !== undefined ? { ca: settings.ca } : {}),
+    ...(settings.allowPrivateEndpoints ? {} : { guard: PUBLIC_ADDRESSES_ONLY }),
+    ...options,
   });
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { checkEndpoint, endpointPatterns, isPublicAddress, publicOnlyLookup, EndpointRefusedError } from '../../../../src/pushkins/webpush/endpoint';
+import { checkEndpoint, endpointPatterns, isPublicAddress, publicOnlyLookup, EndpointRefusedError } from '../../../src/upstream/endpoint';
 
-describe('pushkins/webpush/endpoint', () => {
+describe('upstream/endpoint', () => {
   const open = { allowPrivate: false };
 
   it('allowed_endpoints globs match the whole host[:port], case-insensitively', () => {
@@ -29,6 +29,16 @@ describe('pushkins/webpush/endpoint', () => {
     for (const endpoint of ['not a url', 'http://push.example.com/x', 'ftp://push.example.com/x', 'https://user:pass@push.example.com/x']) {
       assert.equal(checkEndpoint(endpoint, open).kind, 'invalid', endpoint);
     }
+  });
+
+  it('plain http only for hosts allowed_endpoints names, when the policy accepts it (UnifiedPush); reasons name the field', () => {
+    const policy = { allowPrivate: false, httpWhenAllowed: true, allowed: endpointPatterns(['ntfy.internal.example']) };
+    assert.equal(checkEndpoint('http://ntfy.internal.example/upAbc?up=1', policy, 'pushkey').kind, 'ok');
+    const other = checkEndpoint('http://ntfy.sh/upAbc?up=1', policy, 'pushkey');
+    assert.equal(other.kind, 'invalid');
+    assert.match(other.kind === 'invalid' ? other.reason : '', /^pushkey must be an https URL/);
+    assert.equal(checkEndpoint('http://ntfy.sh/upAbc?up=1', { allowPrivate: false, httpWhenAllowed: true }).kind, 'invalid', 'no allowed_endpoints: https only');
+    assert.equal(checkEndpoint('http://ntfy.internal.example/x', { ...policy, httpWhenAllowed: false }).kind, 'invalid');
   });
 
   it('IP literals that are not public are refused unless allow_private_endpoints', () => {
