@@ -105,7 +105,7 @@ export const DEFAULT_PUSHKEY_RATE: BucketLimit = { perSecond: 5, burst: 50 };
 
 /**
  * Validates a parsed YAML document into a HeraldConfig. Reads Sygnal's shape
- * (push-gateway-facts §4) plus Herald's additions. Throws ConfigError listing every
+ * (`sygnal.yaml.sample` in Sygnal's repository) plus Herald's additions. Throws ConfigError listing every
  * problem with its key path; returns warnings (unknown keys, ignored settings) otherwise.
  */
 export function validateConfig(raw: unknown, baseDir: string, pushkinTypes: PushkinTypes): LoadedConfig {

@@ -142,7 +142,7 @@ const messageClasses = new WeakMap<Express, { IncomingMessage: typeof IncomingMe
  * nothing. Re-parenting two objects on every request made V8 keep every request's
  * objects through young-generation collections: measured at one connection, 3-4 MB
  * promoted per scavenge, 2-4 ms scavenge pauses and a mark-compact every 2 s (the
- * one-connection p99 of issue 12); with the prototypes in place, nothing is promoted.
+ * one-connection p99 in docs/performance.md); with the prototypes in place, nothing is promoted.
  */
 export function createHttpServer(app: Express, settings: ListenerSettings): Server {
   let classes = messageClasses.get(app);

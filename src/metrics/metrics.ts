@@ -5,7 +5,7 @@ type GaugeChild = ReturnType<Gauge<string>['labels']>;
 
 /**
  * prometheus_client's default buckets, which Sygnal's histograms use: its dashboard's
- * heatmaps and quantiles are drawn from exactly these bounds (push-gateway-facts §8).
+ * heatmaps and quantiles are drawn from exactly these bounds (prometheus_client's `Histogram.DEFAULT_BUCKETS`).
  */
 export const SYGNAL_BUCKETS: readonly number[] = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
 
@@ -37,7 +37,7 @@ export interface AppMetrics {
 
 /**
  * Every metric Herald exports, built on one registry. Sygnal's metrics keep Sygnal's
- * names, labels and buckets exactly (push-gateway-facts §8) so its Grafana dashboard and
+ * names, labels and buckets exactly (`sygnal/http.py`, `sygnal/*pushkin.py`) so its Grafana dashboard and
  * existing alerts keep working; Herald's own metrics are named `herald_*`, so nobody
  * mistakes them for Sygnal's. Labels are the configured app (`pushkin`: the `apps` key,
  * never an app_id taken from a request) and upstream status codes only.

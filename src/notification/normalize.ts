@@ -3,7 +3,8 @@ import type { Counts, Device, Notification } from './types';
 
 /**
  * The request body once the OpenAPI validator has checked its types. Nullable and
- * optional fields are what real homeservers send (push-gateway-facts §2).
+ * optional fields are what real homeservers send (Synapse's `HttpPusher` omits
+ * or nulls them; see test/fixtures/homeserver-samples/).
  */
 export interface NotifyRequestBody {
   notification: {

@@ -74,7 +74,7 @@ const SYGNAL_DASHBOARD_SERIES: Record<string, readonly string[]> = {
   sygnal_apns_request_time_count: [],
 };
 
-/** Sygnal's own metric names (push-gateway-facts §8); every other metric is Herald's and named herald_*. */
+/** Sygnal's own metric names (`sygnal/http.py`, `sygnal/*pushkin.py`); every other metric is Herald's and named herald_*. */
 const SYGNAL_METRICS = new Set([
   'sygnal_notifications_received_total',
   'sygnal_notifications_devices_received_total',

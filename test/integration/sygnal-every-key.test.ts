@@ -11,7 +11,8 @@ import { SYGNAL_LOG_SETUP, SYGNAL_OPENTRACING } from '../helpers/sygnal-yaml';
 import { tempDir } from '../helpers/temp';
 
 /**
- * A sygnal.yaml using every key Sygnal reads (push-gateway-facts §4, plus log.access.*,
+ * A sygnal.yaml using every key Sygnal reads (`sygnal.yaml.sample` and each pushkin's
+ * `UNDERSTOOD_CONFIG_FIELDS`, plus log.access.*,
  * the opentracing and sentry sections and the database section of older versions),
  * found through Sygnal's own $SYGNAL_CONF, starts the built herald and delivers through
  * an authenticating CONNECT proxy to an APNs certificate app, an APNs token app, an app

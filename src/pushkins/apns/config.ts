@@ -12,7 +12,7 @@ import {
 } from './credentials';
 
 /**
- * `type: apns` settings: Sygnal's keys (push-gateway-facts §4) plus Herald's
+ * `type: apns` settings: Sygnal's keys (`sygnal/apnspushkin.py`, `UNDERSTOOD_CONFIG_FIELDS`) plus Herald's
  * `endpoint`, `ca_file`, `request_timeout_ms` and `max_connections`. Every check that
  * needs no network runs here, so `herald check-config` catches bad credentials.
  */

@@ -2,7 +2,7 @@ import type { Device, Notification } from '../../notification/types';
 
 /**
  * Notification → APNs JSON payload, exactly as Sygnal builds it
- * (push-gateway-facts §5), plus the improvements issue 5 asks for: `tweaks.sound`
+ * (Sygnal's `sygnal/apnspushkin.py`, `_get_payload_full`), plus two changes: `tweaks.sound`
  * becomes `aps.sound`, and the badge can be switched off per app or per pusher.
  * Pure: no I/O, no clock, no logging; the pushkin decides what each result means.
  */
@@ -56,7 +56,7 @@ export interface LocalisedAlert {
   readonly args: string[];
 }
 
-/** The loc-key / loc-args table of push-gateway-facts §5; undefined means "no alert". */
+/** Sygnal's loc-key / loc-args table (`sygnal/apnspushkin.py`); undefined means "no alert". */
 export function localisedAlert(n: Notification): LocalisedAlert | undefined {
   const from = cutChars(n.sender_display_name ?? n.sender ?? ' ', MAX_NAME_CHARS);
   const roomName = n.room_name ?? n.room_alias;

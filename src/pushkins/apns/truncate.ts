@@ -2,7 +2,7 @@ import { isPlainObject, type JsonObject } from './payload';
 
 /**
  * Shrinks a payload to APNs' size limit, measured on the UTF-8 JSON actually sent.
- * Sygnal's rule (push-gateway-facts §5): while too long, take the longest choppable
+ * Sygnal's rule (`sygnal/apnstruncate.py`): while too long, take the longest choppable
  * string — `aps.alert` if it is a string, else `aps.alert.body`, then each string in
  * `aps.alert.loc-args`; ties go to the first — and drop its last code point. Keys,
  * loc-key and everything else are never shortened, and no character is ever split.

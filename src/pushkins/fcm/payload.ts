@@ -24,7 +24,7 @@ export type BuildResult =
   | { readonly kind: 'send'; readonly message: FcmMessage; readonly json: string; readonly shortened: boolean }
   | (DispatchOutcome & { readonly kind: 'rejected' | 'skipped' | 'failed' });
 
-/** Notification fields copied into `data`, in Sygnal's order (facts §6). */
+/** Notification fields copied into `data`, in Sygnal's order (`sygnal/gcmpushkin.py`, `_build_data`). */
 const NOTIFICATION_FIELDS = [
   'event_id',
   'type',

@@ -24,11 +24,11 @@ export type BuildResult =
   | { readonly kind: 'send'; readonly message: WebPushMessage }
   | (DispatchOutcome & { readonly kind: 'rejected' | 'skipped' });
 
-/** Notification fields copied when truthy, in Sygnal's order (facts §7). */
+/** Notification fields copied when truthy, in Sygnal's order (`sygnal/webpushpushkin.py`, `_build_payload`). */
 const FIELDS = ['room_id', 'room_name', 'room_alias', 'membership', 'event_id', 'sender', 'sender_display_name', 'user_is_target', 'type'] as const;
 
 /**
- * The Web Push message for one device, or why none is sent (Sygnal's rules, facts §7).
+ * The Web Push message for one device, or why none is sent (Sygnal's rules, `sygnal/webpushpushkin.py`).
  * Pure: nothing is mutated, the same input gives the same output.
  */
 export function buildWebPush(notification: Notification, device: Device): BuildResult {

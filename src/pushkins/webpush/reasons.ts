@@ -9,7 +9,7 @@ export interface AnswerVerdict {
 }
 
 /**
- * RFC 8030 / 8292 status codes as push services use them (facts §7). Only 404 and 410
+ * RFC 8030 / 8292 status codes as push services use them (RFC 8030, RFC 8292). Only 404 and 410
  * say the subscription is gone; 401/403 refuse our VAPID key or claims, never the user's
  * subscription; 413 refuses this message only.
  */
