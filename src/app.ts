@@ -7,6 +7,7 @@ import { ConnectionDrain } from './http/drain';
 import { guardServer } from './http/protocol';
 import { createHttpApp, createHttpServer } from './http/server';
 import { Metrics } from './metrics/metrics';
+import { closeObservability, loadObservability, type Observability } from './observability/load';
 import { createMetricsServer } from './metrics/server';
 import { InflightLimitedPushkin } from './pushkins/limit';
 import type { Pushkin, PushkinEnv } from './pushkins/pushkin';
@@ -57,6 +58,8 @@ export class Gateway {
     log: Logger,
     metrics: Metrics,
     validateResponses: boolean,
+    /** Tracing and error reports, as configured at start-up. */
+    private readonly observability: Observability,
   ) {
     this.current = generation;
     this.log = log;
@@ -73,6 +76,7 @@ export class Gateway {
       ...(config.http.allowedCallers !== undefined ? { allowedCallers: config.http.allowedCallers } : {}),
       ...(config.http.rateLimit !== undefined ? { rateLimit: config.http.rateLimit } : {}),
       clock,
+      ...observability,
     });
   }
 
@@ -83,15 +87,17 @@ export class Gateway {
     const metrics = options.metrics ?? new Metrics({ defaultMetrics: true });
     const clock = options.clock ?? systemClock;
     const store = options.store ?? (await createStore(config.store, { log, metrics }));
+    const observability = loadObservability(config.observability, log);
     let generation: Generation;
     try {
       await store.open();
-      generation = await buildGeneration(config, store, clock, log, metrics);
+      generation = await buildGeneration(config, store, clock, log, metrics, observability);
     } catch (err) {
       if (!options.store) await store.close();
+      await closeObservability(observability, log);
       throw err;
     }
-    return new Gateway(config, generation, store, clock, log, metrics, options.validateResponses ?? false);
+    return new Gateway(config, generation, store, clock, log, metrics, options.validateResponses ?? false, observability);
   }
 
   /** Listens on every `http.bind_addresses` entry; resolves with the bound addresses. */
@@ -132,6 +138,7 @@ export class Gateway {
     this.drains.length = 0;
     await closePushkins(this.current.pushkins, this.log);
     await this.store.close();
+    await closeObservability(this.observability, this.log);
   }
 
   /**
@@ -140,7 +147,7 @@ export class Gateway {
    * Listener settings (ports, addresses) need a restart and are kept.
    */
   async reload(config: HeraldConfig): Promise<void> {
-    const next = await buildGeneration(config, this.store, this.clock, this.log, this.metrics);
+    const next = await buildGeneration(config, this.store, this.clock, this.log, this.metrics, this.observability);
     const previous = this.current;
     const previousDeadlineMs = this.config.http.notifyDeadlineMs;
     const unchanged = restartOnlyChanges(this.config, config);
@@ -171,13 +178,21 @@ function restartOnlyChanges(running: HeraldConfig, next: HeraldConfig): string[]
     ['http.rate_limit', running.http.rateLimit, next.http.rateLimit],
     ['log', running.log, next.log],
     ['metrics', running.metrics, next.metrics],
+    ['tracing, metrics.opentracing, metrics.sentry', running.observability, next.observability],
     ['store', running.store, next.store],
     ['workers', running.workers, next.workers],
   ];
   return pairs.filter(([, a, b]) => JSON.stringify(a) !== JSON.stringify(b)).map(([name]) => name);
 }
 
-async function buildGeneration(config: HeraldConfig, store: PushStore, clock: Clock, log: Logger, metrics: Metrics): Promise<Generation> {
+async function buildGeneration(
+  config: HeraldConfig,
+  store: PushStore,
+  clock: Clock,
+  log: Logger,
+  metrics: Metrics,
+  observability: Observability,
+): Promise<Generation> {
   const pushkins: Pushkin[] = [];
   const proxy = ProxySettings.resolve(config.proxy);
   try {
@@ -191,7 +206,10 @@ async function buildGeneration(config: HeraldConfig, store: PushStore, clock: Cl
     throw err;
   }
   const router = new AppRouter<Pushkin>(pushkins.map((pushkin) => [pushkin.name, pushkin] as const));
-  return { pushkins, dispatcher: new Dispatcher(router, store, metrics, clock, config.http.notifyDeadlineMs, log, config.unknownAppId) };
+  return {
+    pushkins,
+    dispatcher: new Dispatcher(router, store, metrics, clock, config.http.notifyDeadlineMs, log, config.unknownAppId, observability.errors),
+  };
 }
 
 /** What an app's pushkin is built with (also used by the CLI's check-config and send-test). */

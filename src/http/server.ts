@@ -3,6 +3,7 @@ import express, { type Express, type RequestHandler } from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
 import type { Dispatcher } from '../dispatch/dispatcher';
 import type { Metrics } from '../metrics/metrics';
+import type { ErrorReporter, NotifyTracer } from '../observability/hooks';
 import type { Cidr } from '../guard/callers';
 import type { BucketLimit } from '../guard/token-bucket';
 import type { Clock } from '../util/clock';
@@ -41,6 +42,10 @@ export interface HttpOptions {
   readonly rateLimit?: { readonly perCaller: BucketLimit; readonly perPushkey: BucketLimit };
   /** Time for the rate limits. */
   readonly clock: Clock;
+  /** Present when tracing is on. */
+  readonly tracer?: NotifyTracer;
+  /** Present when error reports are on. */
+  readonly errors?: ErrorReporter;
 }
 
 /**
@@ -66,6 +71,8 @@ export function createHttpApp(options: HttpOptions): Express {
     metrics: options.metrics,
     accessXForwardedFor: options.accessXForwardedFor,
     validateResponses: options.validateResponses ?? false,
+    ...(options.tracer !== undefined ? { tracer: options.tracer } : {}),
+    ...(options.errors !== undefined ? { errors: options.errors } : {}),
   });
   const validator = OpenApiValidator.middleware({
     apiSpec: OPENAPI_PATH,

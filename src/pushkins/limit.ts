@@ -53,6 +53,7 @@ export class InflightLimitedPushkin implements Pushkin {
       if (queued) {
         this.queued.set(this.slots.waiting);
         this.queueTime.observe(waitedMs / 1000);
+        ctx.trace?.queued(waitedMs);
       }
       if (outcome === 'full') {
         return this.drop(ctx, `inflight_request_limit (${this.limit}) reached and ${this.queueLimit} devices already waiting`);
