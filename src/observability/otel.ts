@@ -25,6 +25,7 @@ import {
 } from '@opentelemetry/semantic-conventions';
 import type { DeviceResult } from '../dispatch/dispatcher';
 import type { Device, Notification } from '../notification/types';
+import { errorText } from '../util/error-text';
 import type { Logger } from '../util/log';
 import { VERSION } from '../version';
 import type { TracingConfig } from './config';
@@ -38,6 +39,7 @@ export const DEVICE_SPAN = 'pushkin_dispatch';
 const NOTIFY_ROUTE = '/_matrix/push/v1/notify';
 /** At most one line a minute about spans that could not be exported. */
 const EXPORT_WARNING_INTERVAL_MS = 60_000;
+const CLOSE_TIMEOUT_MS = 3_000;
 
 /**
  * Tracing with the OpenTelemetry SDK: spans batched in a bounded queue (the
@@ -53,8 +55,11 @@ export class OtelNotifyTracer implements NotifyTracer {
   // uber-trace-id first: when a caller sends both, the W3C context (extracted last) wins.
   private readonly propagator = new CompositePropagator({ propagators: [new JaegerPropagator(), new W3CTraceContextPropagator()] });
 
+  private readonly warning: ThrottledWarning;
+
   constructor(config: TracingConfig, log: Logger) {
     const warning = new ThrottledWarning(log, EXPORT_WARNING_INTERVAL_MS);
+    this.warning = warning;
     // The SDK reports failed exports and dropped spans through its diagnostic logger.
     diag.setLogger(
       {
@@ -96,8 +101,15 @@ export class OtelNotifyTracer implements NotifyTracer {
     return new OtelNotifyTrace(this.tracer, span);
   }
 
+  /** Exports what is queued, waiting at most CLOSE_TIMEOUT_MS: a collector that is down must not hold up a shutdown. */
   async close(): Promise<void> {
-    await this.provider.shutdown();
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), CLOSE_TIMEOUT_MS)));
+    // The last export's failure comes back here rather than through the diagnostic logger.
+    const outcome = await Promise.race([this.provider.shutdown().then(() => 'done' as const, (err: unknown) => err), timedOut]);
+    clearTimeout(timer);
+    if (outcome === 'timeout') this.warning.warn(`tracing: the last spans were not exported within ${CLOSE_TIMEOUT_MS} ms of shutting down; is the OTLP collector reachable?`);
+    else if (outcome !== 'done') this.warning.warn(`tracing: the last spans could not be exported: ${errorText(outcome)}`);
     diag.disable();
   }
 }
