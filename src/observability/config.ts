@@ -33,11 +33,13 @@ const JAEGER_OTLP_HTTP_PORT = 4318;
  */
 export function readObservability(root: ConfigSection, metrics: ConfigSection, env: NodeJS.ProcessEnv = process.env): ObservabilityConfig {
   const own = readTracing(root);
-  const sygnal = readOpentracing(metrics);
+  const sygnal = readOpentracing(metrics, env);
   let tracing = own;
-  if (own === undefined && sygnal !== undefined) tracing = sygnal;
-  else if (own !== undefined && sygnal !== undefined) {
-    metrics.warn('opentracing', 'ignored: the tracing section is set and takes precedence');
+  if (sygnal !== undefined) {
+    if (own === undefined) {
+      tracing = sygnal.tracing;
+      metrics.warn('opentracing', sygnal.explained);
+    } else metrics.warn('opentracing', 'ignored: the tracing section is set and takes precedence');
   }
   if (tracing !== undefined && /^true$/i.test(env.OTEL_SDK_DISABLED?.trim() ?? '')) {
     root.warn('tracing', 'OTEL_SDK_DISABLED=true in the environment: tracing is off');
@@ -120,7 +122,7 @@ function readRatio(section: ConfigSection, key: string): number | undefined {
  * settings: `service_name` and a constant or probabilistic `jaeger.sampler` carry over;
  * `jaeger.local_agent.reporting_host` names the Jaeger host, whose OTLP/HTTP port is used.
  */
-function readOpentracing(metrics: ConfigSection): TracingConfig | undefined {
+function readOpentracing(metrics: ConfigSection, env: NodeJS.ProcessEnv): { tracing: TracingConfig; explained: string } | undefined {
   const section = metrics.section('opentracing');
   const enabled = section.boolean('enabled', { default: false });
   const implementation = section.string('implementation');
@@ -156,24 +158,27 @@ function readOpentracing(metrics: ConfigSection): TracingConfig | undefined {
     else notMapped.push(`jaeger.sampler (${samplerType}: only const and probabilistic have an OpenTelemetry counterpart; every trace is recorded)`);
   }
   let tracesUrl: string | undefined;
-  if (host !== undefined) {
+  const envEndpoint = ['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', 'OTEL_EXPORTER_OTLP_ENDPOINT'].find((name) => env[name]?.trim());
+  if (envEndpoint !== undefined) {
+    // The operator's explicit OTLP endpoint beats one guessed from the Jaeger agent's host.
+    if (host !== undefined) notMapped.push(`jaeger.local_agent.reporting_host (${envEndpoint} in the environment names the collector)`);
+  } else if (host !== undefined) {
     tracesUrl = otlpTracesUrl(`http://${host.includes(':') ? `[${host}]` : host}:${JAEGER_OTLP_HTTP_PORT}`, localAgent, 'reporting_host');
     if (tracesUrl !== undefined) mapped.push(`jaeger.local_agent.reporting_host → tracing.otlp_endpoint ${tracesUrl} (Jaeger's OTLP/HTTP port)`);
   }
   if (port !== undefined) notMapped.push(`jaeger.local_agent.reporting_port (${String(port)}: Jaeger's agent protocol; traces go to port ${JAEGER_OTLP_HTTP_PORT} over OTLP)`);
   const ignoredLocalAgent = localAgent.entries().map(([key]) => key).filter((key) => key !== 'reporting_host' && key !== 'reporting_port');
   for (const key of [...otherJaegerKeys.map((k) => `jaeger.${k}`), ...ignoredLocalAgent.map((k) => `jaeger.local_agent.${k}`)]) notMapped.push(key);
-  metrics.warn(
-    'opentracing',
+  const explained =
     `Sygnal's OpenTracing (Jaeger) settings are used for OpenTelemetry tracing over OTLP: mapped ${mapped.join('; ')}` +
-      (notMapped.length > 0 ? `; not mapped: ${notMapped.join('; ')}` : '') +
-      '. Prefer the tracing section (see docs/observability.md)',
-  );
-  return {
+    (notMapped.length > 0 ? `; not mapped: ${notMapped.join('; ')}` : '') +
+    '. Prefer the tracing section (see docs/observability.md)';
+  const tracing = {
     ...(serviceName !== undefined ? { serviceName } : {}),
     ...(tracesUrl !== undefined ? { tracesUrl } : {}),
     ...(sampleRatio !== undefined ? { sampleRatio } : {}),
   };
+  return { tracing, explained };
 }
 
 /** Sygnal's `metrics.sentry: {enabled, dsn}`, plus an optional `environment`. */

@@ -146,7 +146,6 @@ apps:
       'database: the database of older Sygnal versions is not used by Herald; ignored',
       "log.access.file: not used: access lines go to standard output with the other log lines (set log.access.enabled: false to turn them off)",
       "log.setup: Sygnal's Python logging setup is not used by Herald and is ignored; set log.level instead",
-      'metrics.sentry: not supported by Herald; ignored',
     ]);
 
     const cert = device('every-key-cert');

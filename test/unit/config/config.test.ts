@@ -54,8 +54,8 @@ apps:
     assert.equal(config.proxy, 'http://user:secret@proxy.example:3128');
     assert.deepEqual(warnings, [
       "log.setup: Sygnal's Python logging setup is not used by Herald and is ignored; set log.level instead",
-      'metrics.sentry: not supported by Herald; ignored',
     ]);
+    assert.deepEqual(config.observability, { sentry: { dsn: 'https://x@sentry.example/1' } });
   });
 
   it("reads Sygnal's log.access.enabled and explains that log.access.file is not used", () => {
