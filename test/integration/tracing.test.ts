@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { APP, ApnsHarness, device as apnsDevice, fastClock } from '../helpers/apns-harness';
 import { notifyBody, startGateway, type RunningGateway } from '../helpers/gateway';
 import { OtlpReceiver, type ReceivedSpan } from '../helpers/otlp-receiver';
 import { unusedPort } from '../helpers/ports';
@@ -107,6 +108,60 @@ describe('tracing (OpenTelemetry over OTLP/HTTP)', () => {
     for (const secret of ['secret-pushkey', 'secret-endpoint', 'push.example.org', 'Hello there', 'Alice', 'Lunch']) {
       assert.ok(!exported.includes(secret), `${secret} must not be in a span`);
     }
+  });
+
+  it('records what APNs answered, the attempts, and the outcome of each device (one retried then delivered, one rejected)', async () => {
+    const harness = new ApnsHarness();
+    try {
+      const mock = await harness.mock();
+      const flaky = apnsDevice('traced-flaky');
+      const dead = apnsDevice('traced-dead');
+      mock.script(flaky.hex, { status: 503, reason: 'ServiceUnavailable' }, { status: 200 });
+      mock.script(dead.hex, { status: 410, reason: 'Unregistered' });
+      const endpoint = await receiver.start();
+      const { clock } = fastClock();
+      gw = await startGateway(
+        `tracing: {enabled: true, otlp_endpoint: '${endpoint}'}\napps: ${JSON.stringify({ [APP]: harness.tokenApp(mock) })}\n`,
+        { clock },
+      );
+      const two = await post(gw, notifyBody({ event_id: '$apns-traced:example.org', devices: [
+        { app_id: APP, pushkey: flaky.pushkey },
+        { app_id: APP, pushkey: dead.pushkey },
+      ] }));
+      assert.equal(two.status, 200);
+      assert.deepEqual(two.body, { rejected: [dead.pushkey] });
+      await closeAndCollect();
+    } finally {
+      await harness.close();
+    }
+    const root = receiver.named('pushgateway_v1_notify').find((span) => span.attributes.event_id === '$apns-traced:example.org');
+    assert.ok(root);
+    const devices = receiver.spans.filter((span) => span.parentSpanId === root.spanId);
+    const byOutcome = Object.fromEntries(devices.map((span) => [span.attributes['herald.outcome'], span.attributes]));
+    assert.deepEqual(Object.keys(byOutcome).sort(), ['delivered', 'rejected']);
+    assert.equal(byOutcome.delivered?.['herald.platform'], 'apns');
+    assert.equal(byOutcome.delivered?.['herald.attempts'], 2);
+    assert.equal(byOutcome.delivered?.['herald.upstream.status_code'], 200);
+    assert.equal(byOutcome.rejected?.['herald.attempts'], 1);
+    assert.equal(byOutcome.rejected?.['herald.upstream.status_code'], 410);
+    assert.equal(byOutcome.rejected?.['herald.outcome.reason'], 'APNs answered 410 Unregistered');
+  });
+
+  it('records how long a device waited behind inflight_request_limit', async () => {
+    const endpoint = await receiver.start();
+    gw = await startGateway(
+      `tracing: {enabled: true, otlp_endpoint: '${endpoint}'}\napps:\n  com.example.app: {type: scripted, inflight_request_limit: 1}\n`,
+      { pushkinTypes: platform.types() },
+    );
+    const answer = await post(gw, notifyBody({ devices: [
+      { app_id: 'com.example.app', pushkey: 'slow-100-first' },
+      { app_id: 'com.example.app', pushkey: 'second' },
+    ] }));
+    assert.equal(answer.status, 200);
+    await closeAndCollect();
+    const waited = receiver.named('pushkin_dispatch').map((span) => span.attributes['herald.inflight.queued_ms']);
+    assert.equal(waited.filter((ms) => ms === undefined).length, 1, 'the first device took the slot at once');
+    assert.ok(waited.some((ms) => typeof ms === 'number' && ms > 0), 'the second waited for it');
   });
 
   it("continues the trace of Jaeger's uber-trace-id header (what Synapse's OpenTracing sends)", async () => {
