@@ -8,6 +8,7 @@ import {
   SpanStatusCode,
   trace,
   type Attributes,
+  type Context,
   type Span,
   type Tracer,
 } from '@opentelemetry/api';
@@ -15,7 +16,7 @@ import { CompositePropagator, W3CTraceContextPropagator } from '@opentelemetry/c
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { JaegerPropagator } from '@opentelemetry/propagator-jaeger';
 import { defaultResource, detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
-import { BasicTracerProvider, BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler } from '@opentelemetry/sdk-trace-base';
+import { AlwaysOnSampler, BasicTracerProvider, BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler } from '@opentelemetry/sdk-trace-base';
 import {
   ATTR_HTTP_REQUEST_METHOD,
   ATTR_HTTP_RESPONSE_STATUS_CODE,
@@ -83,7 +84,9 @@ export class OtelNotifyTracer implements NotifyTracer {
     this.provider = new BasicTracerProvider({
       resource,
       // Without sample_ratio the SDK reads OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG.
-      ...(config.sampleRatio !== undefined ? { sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(config.sampleRatio) }) } : {}),
+      ...(config.sampleRatio !== undefined
+        ? { sampler: new ParentBasedSampler({ root: config.sampleRatio === 1 ? new AlwaysOnSampler() : new TraceIdRatioBasedSampler(config.sampleRatio) }) }
+        : {}),
       spanProcessors: [new BatchSpanProcessor(exporter, { exportTimeoutMillis: 10_000 })],
     });
     this.tracer = this.provider.getTracer('herald', VERSION);
@@ -115,6 +118,9 @@ export class OtelNotifyTracer implements NotifyTracer {
 }
 
 class OtelNotifyTrace implements NotifyTrace {
+  /** The parent of the device spans, made once per request. */
+  private context?: Context;
+
   constructor(
     private readonly tracer: Tracer,
     private readonly span: Span,
@@ -133,7 +139,7 @@ class OtelNotifyTrace implements NotifyTrace {
     const span = this.tracer.startSpan(
       DEVICE_SPAN,
       { kind: SpanKind.INTERNAL, attributes: { 'herald.app_id': device.app_id } },
-      trace.setSpan(ROOT_CONTEXT, this.span),
+      (this.context ??= trace.setSpan(ROOT_CONTEXT, this.span)),
     );
     return new OtelDeviceTrace(span);
   }
