@@ -9,6 +9,7 @@ import type { LoadResult, LoadSpec } from './loader';
 import type { MockRoundTripResult, MockRoundTripSpec } from './mock-rtt';
 import type { MocksInfo } from './mocks';
 import { parseOptions, USAGE, type BenchOptions } from './options';
+import { otlpSink } from './otlp-sink';
 import { formatSummary, readProfile, summarize } from './profile-summary';
 import {
   collectOutput,
@@ -128,7 +129,7 @@ async function startMocks(fcmTls: boolean): Promise<{ child: ChildProcess; info:
 }
 let stoppingMocks = false;
 
-function heraldConfig(ctx: Context, port: number, logLevel: string): Record<string, unknown> {
+function heraldConfig(ctx: Context, port: number, logLevel: string, tracingEndpoint?: string): Record<string, unknown> {
   const apps: Record<string, unknown> = { [APP_NOOP]: { type: 'noop' } };
   const { mocks } = ctx;
   if (mocks) {
@@ -155,6 +156,7 @@ function heraldConfig(ctx: Context, port: number, logLevel: string): Record<stri
     log: { level: logLevel },
     ...(ctx.opts.workers !== undefined && ctx.workersAccepted ? { workers: ctx.opts.workers } : {}),
     ...(ctx.redisUrl !== undefined ? { store: { type: 'redis', url: ctx.redisUrl } } : {}),
+    ...(tracingEndpoint !== undefined ? { tracing: { enabled: true, sample_ratio: 1, otlp_endpoint: tracingEndpoint } } : {}),
     apps,
   };
   for (const [path, value] of ctx.opts.set) applySetting(config, path, value);
@@ -243,11 +245,11 @@ async function launchHerald(ctx: Context, label: string, configText: (port: numb
 }
 
 /** Herald on the bench's configuration for a scenario; retried without `workers` if Herald refuses them. */
-async function startHerald(ctx: Context, logLevel: string, label: string): Promise<RunningHerald> {
+async function startHerald(ctx: Context, logLevel: string, label: string, tracingEndpoint?: string): Promise<RunningHerald> {
   for (;;) {
     try {
       // JSON is YAML.
-      const herald = await launchHerald(ctx, label, (port) => JSON.stringify(heraldConfig(ctx, port, logLevel), null, 2), ctx.opts.profile);
+      const herald = await launchHerald(ctx, label, (port) => JSON.stringify(heraldConfig(ctx, port, logLevel, tracingEndpoint), null, 2), ctx.opts.profile);
       if (ctx.opts.workers !== undefined && ctx.workersAccepted && ctx.workersNote === undefined) {
         const ignored = readLogLines(herald.logFile).some((line) => /workers/.test(JSON.stringify(line)) && /unknown key/.test(String(line.msg)));
         ctx.workersNote = ignored
@@ -383,7 +385,7 @@ async function runScenario(ctx: Context, sc: Scenario): Promise<ScenarioResult> 
     if (sc.target === 'ceiling') {
       ({ child, port } = await startCeiling());
     } else {
-      herald = await startHerald(ctx, sc.logLevel ?? 'warn', sc.name);
+      herald = await startHerald(ctx, sc.logLevel ?? 'warn', sc.name, sc.tracing ? await otlpSink() : undefined);
       ({ child, port } = herald);
       ctx.startups.push(herald.startupMs);
     }

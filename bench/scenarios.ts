@@ -14,7 +14,7 @@ export const APP_NOOP = 'bench.noop';
 export const APP_APNS = 'bench.apns';
 export const APP_FCM = 'bench.fcm';
 
-export type ScenarioName = 'ceiling' | 'noop' | 'apns' | 'apns_1conn' | 'fcm' | 'apns20' | 'mixed20' | 'event_id_only' | 'noop_info';
+export type ScenarioName = 'ceiling' | 'noop' | 'apns' | 'apns_1conn' | 'fcm' | 'apns20' | 'mixed20' | 'event_id_only' | 'noop_info' | 'noop_traced';
 
 export interface Scenario {
   readonly name: ScenarioName;
@@ -34,6 +34,8 @@ export interface Scenario {
   readonly mockRoundTrip?: boolean;
   /** The request body, with EVENT_ID placeholders. */
   readonly body: string;
+  /** Herald traces every request (tracing on, sample_ratio 1), exporting to bench/otlp-sink.ts. */
+  readonly tracing?: boolean;
 }
 
 /** A device as Element iOS registers it: a 32-byte APNs token, base64. */
@@ -112,6 +114,7 @@ export const SCENARIOS: readonly Scenario[] = [
     body: eventIdOnlyBody([fcmDevice(0, { format: 'event_id_only' }, undefined)]),
   },
   { name: 'noop_info', description: 'Herald, noop pushkin, 1 device, log.level info (access log on)', target: 'herald', devices: 1, logLevel: 'info', body: fullBody([noopDevice()]) },
+  { name: 'noop_traced', description: 'Herald, noop pushkin, 1 device, tracing on at sample_ratio 1 (OTLP/HTTP to a local sink)', target: 'herald', devices: 1, tracing: true, body: fullBody([noopDevice()]) },
 ];
 
 export function scenario(name: string): Scenario {

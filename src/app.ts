@@ -7,6 +7,7 @@ import { ConnectionDrain } from './http/drain';
 import { guardServer } from './http/protocol';
 import { createHttpApp, createHttpServer } from './http/server';
 import { Metrics } from './metrics/metrics';
+import { closeObservability, loadObservability, type Observability } from './observability/load';
 import { createMetricsServer } from './metrics/server';
 import { InflightLimitedPushkin } from './pushkins/limit';
 import type { Pushkin, PushkinEnv } from './pushkins/pushkin';
@@ -53,6 +54,8 @@ export class Gateway {
     private readonly clock: Clock,
     log: Logger,
     metrics: Metrics,
+    /** Tracing and error reports, as configured at start-up. */
+    private readonly observability: Observability,
   ) {
     this.current = generation;
     this.log = log;
@@ -69,6 +72,7 @@ export class Gateway {
       ...(config.http.rateLimit !== undefined ? { rateLimit: config.http.rateLimit } : {}),
       clock,
       unifiedPushGateway: () => this.config.apps.some((app) => app.type === 'unifiedpush'),
+      ...observability,
     });
   }
 
@@ -77,15 +81,17 @@ export class Gateway {
     const metrics = options.metrics ?? new Metrics({ defaultMetrics: true });
     const clock = options.clock ?? systemClock;
     const store = options.store ?? (await createStore(config.store, { log, metrics }));
+    const observability = loadObservability(config.observability, log);
     let generation: Generation;
     try {
       await store.open();
-      generation = await buildGeneration(config, store, clock, log, metrics);
+      generation = await buildGeneration(config, store, clock, log, metrics, observability);
     } catch (err) {
       if (!options.store) await store.close();
+      await closeObservability(observability, log);
       throw err;
     }
-    return new Gateway(config, generation, store, clock, log, metrics);
+    return new Gateway(config, generation, store, clock, log, metrics, observability);
   }
 
   /** Listens on every `http.bind_addresses` entry; resolves with the bound addresses. */
@@ -126,6 +132,7 @@ export class Gateway {
     this.drains.length = 0;
     await closePushkins(this.current.pushkins, this.log);
     await this.store.close();
+    await closeObservability(this.observability, this.log);
   }
 
   /**
@@ -134,7 +141,7 @@ export class Gateway {
    * Listener settings (ports, addresses) need a restart and are kept.
    */
   async reload(config: HeraldConfig): Promise<void> {
-    const next = await buildGeneration(config, this.store, this.clock, this.log, this.metrics);
+    const next = await buildGeneration(config, this.store, this.clock, this.log, this.metrics, this.observability);
     const previous = this.current;
     const previousDeadlineMs = this.config.http.notifyDeadlineMs;
     const unchanged = restartOnlyChanges(this.config, config);
@@ -166,13 +173,21 @@ function restartOnlyChanges(running: HeraldConfig, next: HeraldConfig): string[]
     ['http.rate_limit', running.http.rateLimit, next.http.rateLimit],
     ['log', running.log, next.log],
     ['metrics', running.metrics, next.metrics],
+    ['tracing, metrics.opentracing, metrics.sentry', running.observability, next.observability],
     ['store', running.store, next.store],
     ['workers', running.workers, next.workers],
   ];
   return pairs.filter(([, a, b]) => JSON.stringify(a) !== JSON.stringify(b)).map(([name]) => name);
 }
 
-async function buildGeneration(config: HeraldConfig, store: PushStore, clock: Clock, log: Logger, metrics: Metrics): Promise<Generation> {
+async function buildGeneration(
+  config: HeraldConfig,
+  store: PushStore,
+  clock: Clock,
+  log: Logger,
+  metrics: Metrics,
+  observability: Observability,
+): Promise<Generation> {
   const pushkins: Pushkin[] = [];
   const proxy = ProxySettings.resolve(config.proxy);
   try {
@@ -186,7 +201,10 @@ async function buildGeneration(config: HeraldConfig, store: PushStore, clock: Cl
     throw err;
   }
   const router = new AppRouter<Pushkin>(pushkins.map((pushkin) => [pushkin.name, pushkin] as const));
-  return { pushkins, dispatcher: new Dispatcher(router, store, metrics, clock, config.http.notifyDeadlineMs, log, config.unknownAppId) };
+  return {
+    pushkins,
+    dispatcher: new Dispatcher(router, store, metrics, clock, config.http.notifyDeadlineMs, log, config.unknownAppId, observability.errors),
+  };
 }
 
 /** What an app's pushkin is built with (also used by the CLI's check-config and send-test). */

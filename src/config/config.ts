@@ -7,6 +7,7 @@ import type { BucketLimit } from '../guard/token-bucket';
 import { DEFAULT_INFLIGHT_QUEUE_LIMIT, DEFAULT_INFLIGHT_REQUEST_LIMIT } from '../pushkins/limit';
 import type { PushkinType } from '../pushkins/pushkin';
 import type { PushkinTypes } from '../pushkins/registry';
+import { readObservability, type ObservabilityConfig } from '../observability/config';
 import { LOG_LEVELS, type LogLevel } from '../util/log';
 import { proxyUrlProblem } from '../util/proxy';
 import { ConfigError, ConfigProblems, ConfigSection, isPlainObject, pathKey } from './section';
@@ -57,6 +58,8 @@ export interface HeraldConfig {
   readonly metrics: {
     readonly prometheus: { readonly enabled: boolean; readonly address: string; readonly port: number };
   };
+  /** Tracing and error reports; each present only when enabled. */
+  readonly observability: ObservabilityConfig;
   /** Outbound HTTP CONNECT proxy for upstream traffic. */
   readonly proxy?: string;
   /** What devices whose app_id no app serves are answered. */
@@ -164,13 +167,7 @@ export function validateConfig(raw: unknown, baseDir: string, pushkinTypes: Push
     },
   };
   prometheus.finish();
-  for (const unsupported of ['opentracing', 'sentry']) {
-    const section = metricsSection.section(unsupported);
-    if (section.boolean('enabled', { default: false })) {
-      metricsSection.warn(unsupported, 'not supported by Herald; ignored');
-    }
-    section.accept(...section.entries().map(([key]) => key));
-  }
+  const observability = readObservability(root, metricsSection);
   metricsSection.finish();
 
   // Older Sygnal versions kept GCM canonical registration ids in a database.
@@ -195,6 +192,7 @@ export function validateConfig(raw: unknown, baseDir: string, pushkinTypes: Push
     http: { ...http, trustedProxies, ...(allowedCallers !== undefined ? { allowedCallers } : {}), ...(rateLimit !== undefined ? { rateLimit } : {}) },
     log,
     metrics,
+    observability,
     ...(proxy !== undefined ? { proxy } : {}),
     unknownAppId,
     workers,

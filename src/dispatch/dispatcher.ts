@@ -1,6 +1,8 @@
 import { setMaxListeners } from 'node:events';
 import type { AppMetrics, Metrics } from '../metrics/metrics';
 import type { Device, Notification } from '../notification/types';
+import type { DeviceTrace, ErrorReporter, NotifyTrace } from '../observability/hooks';
+import { stringsOf } from '../observability/scrub';
 import type { DispatchContext, DispatchOutcome, Pushkin } from '../pushkins/pushkin';
 import { deliveryKey, type PushStore } from '../store/store';
 import type { Clock } from '../util/clock';
@@ -41,18 +43,22 @@ export class Dispatcher {
     /** For level checks: per-device loggers are only made when a line is written. */
     private readonly log: Logger,
     private readonly unknownAppId: UnknownAppIdPolicy = 'reject',
+    /** Present when error reports are on: a pushkin or the dispatch failing unexpectedly is a bug. */
+    private readonly errors?: ErrorReporter,
   ) {}
 
   /**
    * One result per device, in order, by the deadline at the latest: a device still
    * without an outcome then is answered `retry` (its send goes on, and is remembered if
    * it succeeds, so the homeserver's retry is de-duplicated). `requestLog` makes the
-   * request's logger; it is called only if something is logged.
+   * request's logger; it is called only if something is logged. `trace`, when the request
+   * is traced, gets one child span per device.
    */
-  dispatch(notification: Notification, requestLog: () => Logger): Promise<DeviceResult[]> {
+  dispatch(notification: Notification, requestLog: () => Logger, trace?: NotifyTrace): Promise<DeviceResult[]> {
     const devices = notification.devices;
     if (devices.length === 0) return Promise.resolve([]);
     const scope = new RequestScope(this.clock.now() + this.deadlineMs, requestLog);
+    const contexts = devices.map((device) => new DeviceContext(scope, device, trace?.device(device)));
     return new Promise((resolve) => {
       const results: Array<DeviceResult | undefined> = new Array(devices.length);
       let waiting = devices.length;
@@ -63,15 +69,15 @@ export class Dispatcher {
         clearTimeout(timer);
         this.unanswered.delete(answerNow);
         scope.abort();
-        resolve(devices.map((device, i) => results[i] ?? this.unfinished(new DeviceContext(scope, device), reason, deadlinePassed)));
+        resolve(contexts.map((ctx, i) => results[i] ?? this.unfinished(ctx, reason, deadlinePassed)));
       };
       const timer = setTimeout(() => answerNow(`no outcome within the ${this.deadlineMs} ms notify deadline`, true), this.deadlineMs);
       this.unanswered.add(answerNow);
-      devices.forEach((device, i) => {
-        const ctx = new DeviceContext(scope, device);
+      contexts.forEach((ctx, i) => {
         const done = (result: DeviceResult) => {
           if (settled) return;
           results[i] = result;
+          ctx.trace?.end(result);
           if (--waiting === 0) {
             settled = true;
             clearTimeout(timer);
@@ -81,7 +87,8 @@ export class Dispatcher {
         };
         this.dispatchDevice(notification, ctx).then(done, (err: unknown) => {
           ctx.log.error({ err }, 'dispatching the device failed unexpectedly');
-          done({ device, outcome: { kind: 'failed', reason: 'internal error' } });
+          this.reportBug(err, notification, ctx);
+          done({ device: ctx.device, outcome: { kind: 'failed', reason: 'internal error' } });
         });
       });
     });
@@ -102,6 +109,7 @@ export class Dispatcher {
     }
     const pushkin = route.target;
     const app = pushkin.name;
+    ctx.trace?.routed(app, pushkin.type);
     const appMetrics = this.metrics.forApp(app);
     appMetrics.routed.inc();
 
@@ -190,8 +198,16 @@ export class Dispatcher {
       return await pushkin.dispatch(notification, ctx.device, ctx);
     } catch (err) {
       ctx.log.error({ err }, 'pushkin failed unexpectedly');
+      this.reportBug(err, notification, ctx);
       return { kind: 'failed', reason: 'internal error in the pushkin' };
     }
+  }
+
+  /** An unexpected exception to the error reports, with the request id and nothing of the notification. */
+  private reportBug(err: unknown, notification: Notification, ctx: DeviceContext): void {
+    if (!this.errors) return;
+    const requestId = ctx.log.bindings().request_id as unknown;
+    this.errors.report(err, { ...(typeof requestId === 'string' ? { requestId } : {}), secrets: stringsOf(notification) });
   }
 
   private async record(appMetrics: AppMetrics, app: string, device: Device, outcome: DispatchOutcome): Promise<DeviceResult> {
@@ -218,7 +234,9 @@ export class Dispatcher {
       appMetrics.outcome(outcome.kind).inc();
     }
     ctx.log.warn({ deadline_ms: this.deadlineMs }, `${reason}; the homeserver will retry`);
-    return { device: ctx.device, ...(route.kind === 'found' ? { app: route.target.name } : {}), outcome };
+    const result = { device: ctx.device, ...(route.kind === 'found' ? { app: route.target.name } : {}), outcome };
+    ctx.trace?.end(result);
+    return result;
   }
 }
 
@@ -269,6 +287,7 @@ class DeviceContext implements DispatchContext {
   constructor(
     private readonly scope: RequestScope,
     readonly device: Device,
+    readonly trace: DeviceTrace | undefined,
   ) {}
 
   get deadline(): number {

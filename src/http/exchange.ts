@@ -1,5 +1,7 @@
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import type { Metrics } from '../metrics/metrics';
+import type { ErrorReporter, NotifyTrace, NotifyTracer } from '../observability/hooks';
+import { stringsOf } from '../observability/scrub';
 import type { Logger } from '../util/log';
 import { logAccess, requestIds } from './access-log';
 import { isClientGone, MatrixError, toMatrixError } from './errors';
@@ -13,6 +15,8 @@ interface ExchangeState {
   /** Made only when something about the request is logged. */
   requestId?: string;
   log?: Logger;
+  /** The notify request's trace, when tracing is on and it is sampled. */
+  trace?: NotifyTrace;
 }
 
 function stateOf(res: Response): ExchangeState {
@@ -22,6 +26,10 @@ function stateOf(res: Response): ExchangeState {
 export interface ExchangeOptions {
   readonly log: Logger;
   readonly metrics: Metrics;
+  /** Present when tracing is on. */
+  readonly tracer?: NotifyTracer;
+  /** Present when error reports are on. */
+  readonly errors?: ErrorReporter;
 }
 
 type StatusMetrics = { count: { inc(): void }; time: { observe(value: number): void } };
@@ -39,11 +47,12 @@ export class Exchanges {
   constructor(private readonly options: ExchangeOptions) {}
 
   /** First on the notify route: the request is in flight until answered. */
-  readonly beginNotify: RequestHandler = (_req, res, next) => {
+  readonly beginNotify: RequestHandler = (req, res, next) => {
     const state = stateOf(res);
     state.startedNs ??= process.hrtime.bigint();
     state.notifyInFlight = true;
     this.options.metrics.requestsInFlight.inc();
+    if (this.options.tracer) state.trace = this.options.tracer.start(req.headers);
     next();
   };
 
@@ -60,6 +69,11 @@ export class Exchanges {
     const state = stateOf(res);
     state.log ??= this.options.log.child({ request_id: this.requestId(res) });
     return state.log;
+  }
+
+  /** The notify request's trace, if it is traced. */
+  trace(res: Response): NotifyTrace | undefined {
+    return stateOf(res).trace;
   }
 
   private requestId(res: Response): string {
@@ -90,6 +104,13 @@ export class Exchanges {
     }
     found.count.inc();
     found.time.observe(Number(process.hrtime.bigint() - (state.startedNs ?? 0n)) / 1e9);
+    if (state.trace) this.endTrace(res, status);
+  }
+
+  private endTrace(res: Response, status: number | undefined): void {
+    const state = stateOf(res);
+    state.trace?.end(status, this.requestId(res));
+    state.trace = undefined;
   }
 
   /**
@@ -107,13 +128,16 @@ export class Exchanges {
         state.notifyInFlight = false;
         this.options.metrics.requestsInFlight.dec();
       }
+      if (state.trace) this.endTrace(res, undefined);
       if (this.options.log.isLevelEnabled('debug')) this.requestLog(res).debug('the client closed the connection before sending the whole body');
       res.destroy();
       return;
     }
     const matrixError = toMatrixError(err) ?? new MatrixError(500, 'M_UNKNOWN', 'internal server error');
-    if (matrixError.status >= 500) this.requestLog(res).error({ err, method: req.method, path: req.path }, 'request failed');
-    else if (this.options.log.isLevelEnabled('debug')) {
+    if (matrixError.status >= 500) {
+      this.requestLog(res).error({ err, method: req.method, path: req.path }, 'request failed');
+      this.options.errors?.report(err, { requestId: this.requestId(res), secrets: stringsOf(req.body) });
+    } else if (this.options.log.isLevelEnabled('debug')) {
       this.requestLog(res).debug({ status: matrixError.status, error: matrixError.message, path: req.path }, 'request refused');
     }
     for (const [name, value] of Object.entries(matrixError.headers)) res.setHeader(name, value);

@@ -29,11 +29,13 @@ export function notifyHandler(options: NotifyHandlerOptions): RequestHandler {
     const notification = normalizeNotification(req.body as NotifyRequestBody);
     metrics.notificationsReceived.inc();
     metrics.devicesReceived.inc(notification.devices.length);
+    const trace = exchanges.trace(res);
+    trace?.notification(notification);
     let eventLog: Logger | undefined;
     const results = await options.dispatcher().dispatch(notification, () => {
       eventLog ??= notification.event_id ? exchanges.requestLog(res).child({ event_id: notification.event_id }) : exchanges.requestLog(res);
       return eventLog;
-    });
+    }, trace);
     if (results.every((result) => result.outcome.kind === 'delivered' || result.outcome.kind === 'skipped')) {
       exchanges.send(res, 200, NOTHING_REJECTED, NOTHING_REJECTED_TEXT);
       return;

@@ -3,6 +3,7 @@ import express, { type Express, type RequestHandler } from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
 import type { Dispatcher } from '../dispatch/dispatcher';
 import type { Metrics } from '../metrics/metrics';
+import type { ErrorReporter, NotifyTracer } from '../observability/hooks';
 import type { Cidr } from '../guard/callers';
 import type { BucketLimit } from '../guard/token-bucket';
 import type { Clock } from '../util/clock';
@@ -41,6 +42,10 @@ export interface HttpOptions {
   readonly clock: Clock;
   /** Whether a `unifiedpush` app is configured now: GET of the notify path then answers UnifiedPush's discovery. */
   unifiedPushGateway?(): boolean;
+  /** Present when tracing is on. */
+  readonly tracer?: NotifyTracer;
+  /** Present when error reports are on. */
+  readonly errors?: ErrorReporter;
 }
 
 /**
@@ -71,6 +76,8 @@ export function createHttpApp(options: HttpOptions): Express {
   const exchanges = new Exchanges({
     log: options.log,
     metrics: options.metrics,
+    ...(options.tracer !== undefined ? { tracer: options.tracer } : {}),
+    ...(options.errors !== undefined ? { errors: options.errors } : {}),
   });
   const validator = OpenApiValidator.middleware({
     apiSpec: OPENAPI_PATH,

@@ -64,6 +64,7 @@ export class InflightLimitedPushkin implements Pushkin {
       if (queued) {
         this.queued.set(this.slots.waiting);
         this.queueTime.observe(waitedMs / 1000);
+        ctx.trace?.queued(waitedMs);
       }
       if (outcome === 'full') return this.drop(ctx, `${this.cap} reached and ${this.queueLimit} devices already waiting`);
       if (outcome !== 'granted') return this.drop(ctx, `${this.cap} reached; no slot before the deadline`);

@@ -32,6 +32,16 @@ export interface DispatchContext {
   readonly deadline: number;
   /** Aborted when the deadline passes. */
   readonly signal: AbortSignal;
+  /** Present only when the request is traced (see src/observability). */
+  readonly trace?: SendTrace;
+}
+
+/** What a send tells the device's trace span. */
+export interface SendTrace {
+  /** One attempt's answer from the platform: its HTTP status, or 0 for none (unreachable, timed out). */
+  upstream(status: number): void;
+  /** How long the device waited behind the app's inflight_request_limit. */
+  queued(ms: number): void;
 }
 
 /** One configured app (`apps.<name>`): translates and sends notifications to one platform. */

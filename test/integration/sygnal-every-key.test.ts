@@ -148,7 +148,6 @@ apps:
       "log.access.file: not used: access lines go to standard output with the other log lines (set log.access.enabled: false to turn them off)",
       'log.access.x_forwarded_for: Herald believes X-Forwarded-For only from a reverse proxy on this host (127.0.0.0/8, ::1), where Sygnal believes any client; if your proxy runs elsewhere, list its address in http.trusted_proxies (this key is then not needed)',
       "log.setup: Sygnal's Python logging setup is not used by Herald and is ignored; set log.level instead",
-      'metrics.sentry: not supported by Herald; ignored',
     ]);
 
     const cert = device('every-key-cert');

@@ -124,6 +124,7 @@ export class ApnsPushkin implements Pushkin {
       active.dec();
     }
     this.statusCount(answer.kind === 'answer' ? answer.status : 0).inc();
+    ctx.trace?.upstream(answer.kind === 'answer' ? answer.status : 0);
     const verdict = verdictOf(answer, { attempt, tokenAuth: this.config.auth?.kind === 'token' });
     if (verdict.outcome.kind === 'delivered') this.rejectionGuard.delivered();
     if (verdict.outcome.kind === 'rejected' && answer.kind === 'answer' && this.rejectionGuard.misconfigured(answer.reason, request.token)) {

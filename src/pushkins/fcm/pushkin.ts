@@ -109,11 +109,13 @@ export class FcmPushkin implements Pushkin {
       );
     } catch (err) {
       this.statusCount(0).inc();
+      ctx.trace?.upstream(0);
       const reason = ctx.signal.aborted ? 'FCM did not answer before the deadline' : `FCM unreachable or timed out: ${errorText(err)}`;
       ctx.log.warn({ reason }, 'FCM send failed');
       return { kind: 'retry', reason };
     }
     this.statusCount(response.status).inc();
+    ctx.trace?.upstream(response.status);
     if (response.status >= 200 && response.status < 300) return { kind: 'delivered' };
 
     const error = parseFcmError(response.status, response.body);

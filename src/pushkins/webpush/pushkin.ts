@@ -115,11 +115,13 @@ export class WebPushPushkin implements Pushkin {
     } catch (err) {
       if (err instanceof EndpointRefusedError) return this.refused(ctx, 'private_address', err.message);
       this.statusCount(0).inc();
+      ctx.trace?.upstream(0);
       const reason = ctx.signal.aborted ? 'the push service did not answer before the deadline' : `push service unreachable or timed out: ${errorText(err)}`;
       ctx.log.warn({ host: request.url.host, reason }, 'Web Push send failed');
       return { kind: 'retry', reason };
     }
     this.statusCount(response.status).inc();
+    ctx.trace?.upstream(response.status);
     const verdict = verdictOf(response.status, parseRetryAfter(response.headers['retry-after'], this.env.clock.now()));
     if (verdict.configurationError !== undefined) metrics.configurationErrors.labels(this.name, verdict.configurationError).inc();
     if (verdict.outcome.kind !== 'delivered') {

@@ -58,8 +58,8 @@ apps:
     assert.deepEqual(warnings, [
       "log.setup: Sygnal's Python logging setup is not used by Herald and is ignored; set log.level instead",
       'log.access.x_forwarded_for: Herald believes X-Forwarded-For only from a reverse proxy on this host (127.0.0.0/8, ::1), where Sygnal believes any client; if your proxy runs elsewhere, list its address in http.trusted_proxies (this key is then not needed)',
-      'metrics.sentry: not supported by Herald; ignored',
     ]);
+    assert.deepEqual(config.observability, { sentry: { dsn: 'https://x@sentry.example/1' } });
   });
 
   it("reads Sygnal's log.access.enabled and explains that log.access.file is not used", () => {
