@@ -102,8 +102,8 @@ export async function sendTest(options: SendTestOptions, out: Writable, stderr: 
   const route = new AppRouter<AppConfig>(config.apps.map((app) => [app.name, app] as const)).route(options.appId);
   if (route.kind !== 'found') {
     const why = route.kind === 'ambiguous' ? `matches several apps (${route.matches.join(', ')})` : 'matches no configured app';
-    if (config.unknownAppId === 'retry') {
-      out.write(`result:  misconfigured (app_id ${options.appId} ${why}; unknown_app_id: retry)\n`);
+    if (route.kind === 'ambiguous' || config.unknownAppId === 'retry') {
+      out.write(`result:  misconfigured (app_id ${options.appId} ${why}${route.kind === 'unknown' ? '; unknown_app_id: retry' : ''})\n`);
       out.write('meaning: the gateway would answer 502 and keep this pushkey: check the app_id against the keys under `apps`.\n');
     } else {
       out.write(`result:  rejected (app_id ${options.appId} ${why})\n`);

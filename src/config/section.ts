@@ -206,7 +206,9 @@ export class ConfigSection {
     try {
       accessSync(path, fsConstants.R_OK);
     } catch (err) {
-      this.problems.error(this.keyPath(key), `cannot read file ${JSON.stringify(value)}: ${errnoText(err)}`);
+      // A relative path is read from the config file's folder, not the working directory: say where.
+      const where = path === value ? '' : ` (looked for ${path}, relative to the config file's folder)`;
+      this.problems.error(this.keyPath(key), `cannot read file ${JSON.stringify(value)}: ${errnoText(err)}${where}`);
       return undefined;
     }
     return path;
