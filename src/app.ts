@@ -190,6 +190,8 @@ async function buildGeneration(config: HeraldConfig, store: PushStore, clock: Cl
     await closePushkins(pushkins, log);
     throw err;
   }
+  // No app needed it while starting (a Web Push app may at its first send, which then fails and is retried).
+  if (proxy?.problem !== undefined) log.warn(`${proxy.problem}; not used so far, as no app has connected through it`);
   const router = new AppRouter<Pushkin>(pushkins.map((pushkin) => [pushkin.name, pushkin] as const));
   return { pushkins, dispatcher: new Dispatcher(router, store, metrics, clock, config.http.notifyDeadlineMs, log, config.unknownAppId) };
 }

@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from '../helpers/temp';
+import { apnsTestPki } from '../helpers/apns-pki';
 
 const ROOT = join(__dirname, '..', '..');
 /** The built CLI, as installed (`npm test` builds first). */
@@ -115,13 +116,26 @@ apps:
       }
     });
 
-    it('exits 78 when an app cannot be built (a setting from the environment)', async () => {
+    it('a malformed HTTPS_PROXY stops nothing that does not use it (a noop app), with a warning naming it', async () => {
       const file = tempConfig('apps:\n  com.example.noop: {type: noop}\n');
-      const run = await herald(['check-config', file], { HTTPS_PROXY: 'socks5://proxy.example:1080' });
-      assert.equal(run.code, 78, run.stdout + run.stderr);
-      assert.match(run.stdout, /com\.example\.noop .*\[error\]/);
-      assert.match(run.stderr, /^error: .*HTTPS_PROXY/m);
-      assert.match(run.stderr, /problems found/);
+      const env = { HTTPS_PROXY: 'https://proxy.example:3128' };
+      const check = await herald(['check-config', file], env);
+      assert.equal(check.code, 0, check.stdout + check.stderr);
+      const serve = await herald(['--config', tempConfig('http: {port: 0}\napps:\n  com.example.noop: {type: noop}\n')], env, (out) => out.includes('herald is ready'));
+      assert.equal(serve.code, 0, serve.stderr);
+      assert.match(serve.stdout, /"level":40,.*HTTPS_PROXY \(environment variable\): must be an http:\/\/ proxy URL.*not used so far/);
+    });
+
+    it('a malformed HTTPS_PROXY that an app would connect through: exit 78, naming the variable, not the file', async () => {
+      const pki = apnsTestPki();
+      const file = tempConfig(`apps:\n  com.example.ios: {type: apns, keyfile: ${pki.tokenKey.file}, key_id: ABC123DEFG, team_id: TEAM123456, topic: com.example.ios}\n`);
+      const env = { HTTPS_PROXY: 'socks5://proxy.example:1080' };
+      const serve = await herald(['--config', file], env);
+      assert.equal(serve.code, 78, serve.stdout + serve.stderr);
+      assert.equal(serve.stderr, `herald: invalid environment (not in ${file})\n  error: HTTPS_PROXY (environment variable): must be an http:// proxy URL (expected http://[user:pass@]host:port), got "socks5://proxy.example:1080"\n`);
+      const check = await herald(['check-config', file], env);
+      assert.equal(check.code, 78);
+      assert.match(check.stderr, /^error: HTTPS_PROXY \(environment variable\): must be an http:\/\/ proxy URL/m);
     });
   });
 
