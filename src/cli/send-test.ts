@@ -48,6 +48,7 @@ const HINTS: ReadonlyArray<readonly [RegExp, string]> = [
   [/INVALID_ARGUMENT/, 'FCM refused the message or the token as malformed; its message above says which.'],
   [/QUOTA_EXCEEDED|TooManyRequests|\b429\b/, 'The platform is rate-limiting: the homeserver\'s retry will go through later.'],
   [/UNAVAILABLE|INTERNAL|ServiceUnavailable|InternalServerError|\b5\d\d\b/, 'The platform is having trouble: a temporary failure, retried later.'],
+  [/TLS certificate refused|ERR_TLS_CERT|altnames|CERT_|SELF_SIGNED/, "The platform's TLS certificate was refused: its name does not match the endpoint's host, or no trusted CA signed it (a private CA needs ca_file; a TLS-intercepting proxy needs its CA too)."],
   [/deadline|timeout|timed out|ECONNREFUSED|ENOTFOUND|connect/i, 'No answer from the platform: check this host reaches it (firewall, proxy setting) and the endpoint.'],
 ];
 

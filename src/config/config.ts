@@ -336,6 +336,9 @@ function reportOverlappingGlobs(names: readonly string[], problems: ConfigProble
   }
 }
 
+/** Where the CLI looks for its configuration when told nowhere else. */
+export const DEFAULT_CONFIG_FILE = 'herald.yaml';
+
 /** Reads and validates a YAML config file; relative paths inside it resolve against its directory. */
 export function loadConfigFile(file: string, pushkinTypes: PushkinTypes): LoadedConfig {
   const path = resolve(file);
@@ -343,7 +346,12 @@ export function loadConfigFile(file: string, pushkinTypes: PushkinTypes): Loaded
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new ConfigError([`cannot read config file ${path}: ${(err as Error).message}`]);
+    // Most often no file was named, and the working directory has none.
+    const hint =
+      file === DEFAULT_CONFIG_FILE && (err as NodeJS.ErrnoException).code === 'ENOENT'
+        ? ` (no file was named, so ./${DEFAULT_CONFIG_FILE} was tried: name one with --config FILE or $HERALD_CONFIG; config.sample.yaml is an example)`
+        : '';
+    throw new ConfigError([`cannot read config file ${path}: ${(err as Error).message}${hint}`]);
   }
   return loadConfigText(text, dirname(path), pushkinTypes);
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from '../helpers/temp';
@@ -65,6 +65,32 @@ apps:
     const run = await herald(['--config', '/nonexistent/herald.yaml']);
     assert.notEqual(run.code, 0);
     assert.match(run.stderr, /cannot read config file \/nonexistent\/herald\.yaml/);
+  });
+
+  it('with no file named and no ./herald.yaml, says how to name one', () => {
+    const env = { ...process.env };
+    delete env.HERALD_CONFIG;
+    delete env.SYGNAL_CONF;
+    for (const args of [[], ['check-config']]) {
+      const run = spawnSync(process.execPath, [HERALD_BIN, ...args], { cwd: tempDir('cli-empty'), env, encoding: 'utf8' });
+      assert.equal(run.status, 78, args.join(' '));
+      assert.match(run.stderr, /cannot read config file .*\/herald\.yaml: .*\(no file was named, so \.\/herald\.yaml was tried: name one with --config FILE or \$HERALD_CONFIG; config\.sample\.yaml is an example\)$/m);
+    }
+  });
+
+  it('an unknown command is called one, listing the commands', () => {
+    const run = spawnSync(process.execPath, [HERALD_BIN, 'frobnicate'], { cwd: ROOT, encoding: 'utf8' });
+    assert.equal(run.status, 1);
+    assert.equal(run.stderr, "error: unknown command 'frobnicate' (commands: check-config, send-test, hash-pushkey, vapid-keys; see herald --help)\n");
+  });
+
+  it('refuses two globs that can match the same app_id, from check-config and at start-up, naming both keys', async () => {
+    const file = tempConfig('apps:\n  "com.example.*": {type: noop}\n  "com.*.ios": {type: noop}\n  com.example.android: {type: noop}\n');
+    for (const args of [['check-config', file], ['--config', file]]) {
+      const run = await herald(args);
+      assert.equal(run.code, 78, args.join(' '));
+      assert.match(run.stderr, /^ {2}error: apps\."com\.\*\.ios": overlaps apps\."com\.example\.\*": both globs match app_ids such as "com\.example\.ios"/m);
+    }
   });
 
   it('starts from $HERALD_CONFIG, serves, and exits 0 on SIGTERM', async () => {

@@ -1,6 +1,6 @@
 import { statusCounters } from '../../metrics/metrics';
 import type { Device, Notification } from '../../notification/types';
-import { errorText } from '../../util/error-text';
+import { connectionFailureText, errorText } from '../../util/error-text';
 import type { DispatchContext, DispatchOutcome, Pushkin, PushkinEnv } from '../pushkin';
 import { DEFAULT_RETRY_POLICY, parseRetryAfter, withRetries, type RetryPolicy } from '../retry';
 import { NO_SLOT, sendInSlot, type SlotMetrics } from '../upstream-slot';
@@ -129,7 +129,7 @@ export class FcmPushkin implements Pushkin {
       );
     } catch (err) {
       this.statusCount(0).inc();
-      const reason = ctx.signal.aborted ? 'FCM did not answer before the deadline' : `FCM unreachable or timed out: ${errorText(err)}`;
+      const reason = ctx.signal.aborted ? 'FCM did not answer before the deadline' : connectionFailureText('FCM', err);
       ctx.log.warn({ reason }, 'FCM send failed');
       return { kind: 'retry', reason };
     }

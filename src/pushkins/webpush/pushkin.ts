@@ -1,7 +1,7 @@
 import { generateRequestDetails } from 'web-push';
 import { statusCounters } from '../../metrics/metrics';
 import type { Device, Notification } from '../../notification/types';
-import { errorText } from '../../util/error-text';
+import { connectionFailureText, errorText } from '../../util/error-text';
 import type { DispatchContext, DispatchOutcome, Pushkin, PushkinEnv } from '../pushkin';
 import { DEFAULT_RETRY_POLICY, parseRetryAfter, withRetries, type RetryPolicy } from '../retry';
 import { NO_SLOT, sendInSlot, type SlotMetrics } from '../upstream-slot';
@@ -135,7 +135,7 @@ export class WebPushPushkin implements Pushkin {
     } catch (err) {
       if (err instanceof EndpointRefusedError) return this.refused(ctx, 'private_address', err.message);
       this.statusCount(0).inc();
-      const reason = ctx.signal.aborted ? 'the push service did not answer before the deadline' : `push service unreachable or timed out: ${errorText(err)}`;
+      const reason = ctx.signal.aborted ? 'the push service did not answer before the deadline' : connectionFailureText('push service', err);
       ctx.log.warn({ host: request.url.host, reason }, 'Web Push send failed');
       return { kind: 'retry', reason };
     }
