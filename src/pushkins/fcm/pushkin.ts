@@ -43,7 +43,7 @@ export class FcmPushkin implements Pushkin {
       throw err;
     }
     env.log.info({ credentials: credentials.source, project_id: config.projectId }, 'FCM pushkin ready');
-    return new FcmPushkin(config, env, policy, transport, credentials, new AccessTokenSource(credentials.client, env.log));
+    return new FcmPushkin(config, env, policy, transport, credentials, new AccessTokenSource(credentials.client, env.log, (reason) => env.metrics.fcmTokenErrors.labels(env.name, reason).inc()));
   }
 
   private constructor(
