@@ -240,7 +240,7 @@ describe('Prometheus metrics', function () {
     const charted = new Set(dashboard.panels.flatMap((panel) => panel.targets ?? []).flatMap((target) => target.expr.match(/\b(?:herald|sygnal)_[a-z_]+/g) ?? []));
     const doc = readFileSync(join(__dirname, '..', '..', 'docs', 'metrics.md'), 'utf8');
     const alerts = /## Alerts worth having\n+```yaml\n([\s\S]*?)```/.exec(doc)?.[1] ?? '';
-    const alerted = alerts.match(/\b(?:herald|sygnal)_[a-z_]+/g) ?? [];
+    const alerted: string[] = alerts.match(/\b(?:herald|sygnal)_[a-z_]+/g) ?? [];
     assert.ok(alerted.includes('herald_store_errors_total'));
     for (const name of [...alerted, 'herald_webpush_status_codes_total', 'herald_webpush_endpoints_refused_total', 'herald_callers_refused_total']) {
       assert.ok(charted.has(name), `${name} has a panel`);
