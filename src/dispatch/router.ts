@@ -75,7 +75,8 @@ export function globsOverlap(a: string, b: string): string | undefined {
     witness = step.ch + witness;
     state = step.previous;
   }
-  return witness;
+  // Only patterns of nothing but `*` share the empty string, and they share every app_id.
+  return witness || 'x';
 }
 
 export class AppRouter<T> {

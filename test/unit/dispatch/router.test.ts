@@ -59,6 +59,7 @@ describe('dispatch/router', () => {
       ['com.*.ios', 'com.*.ios.*', true],
       ['com.*.ios', 'com.*.ios?', false],
       ['org.example.*.push', 'org.*.app.*', true],
+      ['*', '**', true],
     ];
     for (const [a, b, overlap] of table) {
       it(`${a} / ${b}: ${overlap ? 'overlap' : 'disjoint'}`, () => {
