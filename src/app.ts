@@ -15,7 +15,7 @@ import { createStore } from './store/create';
 import type { PushStore } from './store/store';
 import { systemClock, type Clock } from './util/clock';
 import { createLogger, type Logger } from './util/log';
-import { listenOn } from './util/listen';
+import { listenOn, METRICS_LISTENER, NOTIFY_LISTENER } from './util/listen';
 import { ProxySettings } from './util/proxy';
 
 /** Time left, before the grace period ends, to answer requests still in flight. */
@@ -101,7 +101,7 @@ export class Gateway {
       const server = createHttpServer(this.app, this.config.http);
       guardServer(server, this.config.http, this.log, this.metrics);
       this.drains.push(new ConnectionDrain(server));
-      addresses.push(await listenOn(server, this.config.http.port, host));
+      addresses.push(await listenOn(server, this.config.http.port, host, NOTIFY_LISTENER));
     }
     return addresses;
   }
@@ -112,7 +112,7 @@ export class Gateway {
     if (!enabled) return undefined;
     const server = createMetricsServer(this.metrics.registry);
     this.drains.push(new ConnectionDrain(server));
-    return listenOn(server, port, address);
+    return listenOn(server, port, address, METRICS_LISTENER);
   }
 
   /**
@@ -200,6 +200,8 @@ async function buildGeneration(
     await closePushkins(pushkins, log);
     throw err;
   }
+  // No app needed it while starting (a Web Push app may at its first send, which then fails and is retried).
+  if (proxy?.problem !== undefined) log.warn(`${proxy.problem}; not used so far, as no app has connected through it`);
   const router = new AppRouter<Pushkin>(pushkins.map((pushkin) => [pushkin.name, pushkin] as const));
   return {
     pushkins,

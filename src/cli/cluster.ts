@@ -1,6 +1,6 @@
 import cluster, { type Worker } from 'node:cluster';
 import { AggregatorRegistry } from 'prom-client';
-import { listenOn } from '../util/listen';
+import { ListenError, listenOn, METRICS_LISTENER } from '../util/listen';
 import type { HeraldConfig } from '../config/config';
 import { createMetricsServer } from '../metrics/server';
 import type { Logger } from '../util/log';
@@ -13,8 +13,29 @@ export interface WorkerReady {
   readonly listen: readonly string[];
 }
 
+/** What a worker tells the primary when its listener cannot open (the primary reports it once). */
+export interface WorkerListenFailed {
+  readonly type: 'herald-listen-failed';
+  /** One line, naming the settings and the address. */
+  readonly problem: string;
+  readonly exitCode: number;
+}
+
+/** From the primary to a ready worker: stop, finishing requests in flight, without the usual lines (the primary reports why). */
+export interface WorkerAbandon {
+  readonly type: 'herald-abandon';
+}
+
+export function isWorkerAbandon(message: unknown): message is WorkerAbandon {
+  return typeof message === 'object' && message !== null && (message as { type?: unknown }).type === 'herald-abandon';
+}
+
 function isWorkerReady(message: unknown): message is WorkerReady {
   return typeof message === 'object' && message !== null && (message as { type?: unknown }).type === 'herald-ready';
+}
+
+function isWorkerListenFailed(message: unknown): message is WorkerListenFailed {
+  return typeof message === 'object' && message !== null && (message as { type?: unknown }).type === 'herald-listen-failed';
 }
 
 /** A worker that dies this soon after starting doubles the wait before the next replacement. */
@@ -44,11 +65,16 @@ export function runPrimary(config: HeraldConfig, log: Logger, signals: ProcessSi
     const worker = cluster.fork();
     started.set(worker, Date.now());
     worker.on('message', (message: unknown) => {
+      if (isWorkerListenFailed(message)) fail(message.problem, message.exitCode);
       if (!isWorkerReady(message)) return;
       readyWorkers.add(worker);
       if (reloadWhenReady.delete(worker)) worker.process.kill('SIGHUP');
       if (++ready !== config.workers) return;
       announce(message.listen).catch((err: unknown) => {
+        if (err instanceof ListenError) {
+          fail(err.message, err.exitCode);
+          return;
+        }
         log.fatal({ err }, 'cannot serve metrics; stopping');
         process.kill(process.pid, 'SIGTERM');
       });
@@ -58,12 +84,27 @@ export function runPrimary(config: HeraldConfig, log: Logger, signals: ProcessSi
   const announce = async (listen: readonly string[]): Promise<void> => {
     const { enabled, address, port } = config.metrics.prometheus;
     const metricsAddress = enabled
-      ? await listenOn(createMetricsServer({ contentType: aggregator.contentType, metrics: () => aggregator.clusterMetrics() }), port, address)
+      ? await listenOn(createMetricsServer({ contentType: aggregator.contentType, metrics: () => aggregator.clusterMetrics() }), port, address, METRICS_LISTENER)
       : undefined;
     logReady(log, config, listen, metricsAddress, { workers: config.workers });
   };
 
+  // Set once the promise below exists: a listener that cannot open stops the whole cluster.
+  let fail: (problem: string, code: number) => void = () => {};
+
   return new Promise((resolve) => {
+    fail = (problem, code) => {
+      // Every worker meets the same refusal: the first one's line is the cluster's.
+      if (stopping) return;
+      stopping = true;
+      exitCode = code;
+      process.stderr.write(`herald: ${problem}\n`);
+      for (const worker of started.keys()) {
+        if (readyWorkers.has(worker)) worker.send({ type: 'herald-abandon' } satisfies WorkerAbandon);
+        else worker.process.kill('SIGTERM');
+      }
+      if (started.size === 0) resolve(exitCode);
+    };
     cluster.on('exit', (worker, code, signal) => {
       const lifetime = Date.now() - (started.get(worker) ?? 0);
       started.delete(worker);
@@ -71,7 +112,7 @@ export function runPrimary(config: HeraldConfig, log: Logger, signals: ProcessSi
       reloadWhenReady.delete(worker);
       if (stopping) {
         if (started.size === 0) {
-          log.info('stopped');
+          if (exitCode === 0) log.info('stopped');
           resolve(exitCode);
         }
         return;

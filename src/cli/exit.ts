@@ -1,5 +1,5 @@
 import type { Writable } from 'node:stream';
-import type { ConfigError } from '../config/section';
+import { EnvironmentError, type ConfigError } from '../config/section';
 
 /**
  * Exit statuses of every command (docs/operator-guide.md). A configuration error is
@@ -17,7 +17,7 @@ export const EXIT_CONFIG = 78;
  * next to the `required` error for the right one). Returns EXIT_CONFIG.
  */
 export function reportConfigError(file: string, err: ConfigError, stderr: Writable): number {
-  stderr.write(`herald: ${file}: invalid configuration\n`);
+  stderr.write(err instanceof EnvironmentError ? `herald: invalid environment (not in ${file})\n` : `herald: ${file}: invalid configuration\n`);
   for (const problem of err.problems) stderr.write(`  error: ${problem}\n`);
   for (const warning of err.warnings) stderr.write(`  warning: ${warning}\n`);
   return EXIT_CONFIG;

@@ -1,5 +1,6 @@
 import { constants } from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { DEFAULT_CONFIG_FILE } from '../config/config';
 import { isPlainObject } from '../config/section';
 import { VERSION } from '../version';
 import type { ProcessSignals } from './signals';
@@ -10,7 +11,7 @@ import type { ProcessSignals } from './signals';
  * variable counts as unset.
  */
 export function configPath(option: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
-  return option || env.HERALD_CONFIG || env.SYGNAL_CONF || 'herald.yaml';
+  return option || env.HERALD_CONFIG || env.SYGNAL_CONF || DEFAULT_CONFIG_FILE;
 }
 
 /** A command interrupted by SIGTERM/SIGINT ends as a shell reports it: 128 + the signal's number. */
@@ -40,7 +41,15 @@ export function buildCli(signals: ProcessSignals): Command {
     .description('Herald, a Matrix push gateway')
     .version(VERSION)
     .option('-c, --config <file>', 'configuration file (default: $HERALD_CONFIG, then $SYGNAL_CONF, then ./herald.yaml)')
+    // Words after `herald` that name no command reach this action: say so, rather than
+    // commander's "too many arguments" (the root command takes none).
+    .allowExcessArguments()
     .action(async (options: { config?: string }) => {
+      const [word] = program.args;
+      if (word !== undefined) {
+        const commands = program.commands.map((command) => command.name()).join(', ');
+        program.error(`error: unknown command '${word}' (commands: ${commands}; see herald --help)`, { code: 'commander.unknownCommand' });
+      }
       const { serve } = require('./serve') as typeof import('./serve');
       process.exitCode = await serve(configPath(options.config), signals);
     });

@@ -48,6 +48,7 @@ const HINTS: ReadonlyArray<readonly [RegExp, string]> = [
   [/INVALID_ARGUMENT/, 'FCM refused the message or the token as malformed; its message above says which.'],
   [/QUOTA_EXCEEDED|TooManyRequests|\b429\b/, 'The platform is rate-limiting: the homeserver\'s retry will go through later.'],
   [/UNAVAILABLE|INTERNAL|ServiceUnavailable|InternalServerError|\b5\d\d\b/, 'The platform is having trouble: a temporary failure, retried later.'],
+  [/TLS certificate refused|ERR_TLS_CERT|altnames|CERT_|SELF_SIGNED/, "The platform's TLS certificate was refused: its name does not match the endpoint's host, or no trusted CA signed it (a private CA needs ca_file; a TLS-intercepting proxy needs its CA too)."],
   [/deadline|timeout|timed out|ECONNREFUSED|ENOTFOUND|connect/i, 'No answer from the platform: check this host reaches it (firewall, proxy setting) and the endpoint.'],
 ];
 
@@ -102,8 +103,8 @@ export async function sendTest(options: SendTestOptions, out: Writable, stderr: 
   const route = new AppRouter<AppConfig>(config.apps.map((app) => [app.name, app] as const)).route(options.appId);
   if (route.kind !== 'found') {
     const why = route.kind === 'ambiguous' ? `matches several apps (${route.matches.join(', ')})` : 'matches no configured app';
-    if (config.unknownAppId === 'retry') {
-      out.write(`result:  misconfigured (app_id ${options.appId} ${why}; unknown_app_id: retry)\n`);
+    if (route.kind === 'ambiguous' || config.unknownAppId === 'retry') {
+      out.write(`result:  misconfigured (app_id ${options.appId} ${why}${route.kind === 'unknown' ? '; unknown_app_id: retry' : ''})\n`);
       out.write('meaning: the gateway would answer 502 and keep this pushkey: check the app_id against the keys under `apps`.\n');
     } else {
       out.write(`result:  rejected (app_id ${options.appId} ${why})\n`);

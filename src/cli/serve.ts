@@ -1,12 +1,14 @@
 import cluster from 'node:cluster';
+import type { AddressInfo } from 'node:net';
 import { AggregatorRegistry } from 'prom-client';
 import type { Gateway } from '../app';
 import { loadConfigFile, type LoadedConfig } from '../config/config';
 import { ConfigError } from '../config/section';
 import { BUILTIN_PUSHKIN_TYPES } from '../pushkins/registry';
+import { ListenError } from '../util/listen';
 import { createLogger, type Logger } from '../util/log';
 import { reportConfigError } from './exit';
-import { runPrimary, type WorkerReady } from './cluster';
+import { isWorkerAbandon, runPrimary, type WorkerListenFailed, type WorkerReady } from './cluster';
 import { logReady } from './ready';
 import type { ProcessSignals } from './signals';
 
@@ -41,15 +43,20 @@ export async function serve(file: string, signals: ProcessSignals): Promise<numb
   }
   // Signal handlers go in before the listeners open: a supervisor may signal as soon as
   // it sees the process serve, and an unhandled SIGTERM would kill it mid-request.
+  let serving = false;
+  let stop: (signal: NodeJS.Signals, quiet?: boolean) => void = () => {};
   const stopped = new Promise<number>((resolve) => {
     let stopping = false;
-    const stop = (signal: NodeJS.Signals) => {
+    stop = (signal, quiet = false) => {
       if (stopping) return;
       stopping = true;
-      gateway.log.info({ signal }, 'shutting down: finishing requests in flight');
+      // A worker stopped by its primary before it served (another worker could not
+      // listen) has nothing to finish, and nothing to say: the primary says why.
+      if (cluster.isWorker && !serving) process.exit(0);
+      if (!quiet) gateway.log.info({ signal }, 'shutting down: finishing requests in flight');
       gateway.close().then(
         () => {
-          gateway.log.info('stopped');
+          if (!quiet) gateway.log.info('stopped');
           resolve(0);
         },
         (err: unknown) => {
@@ -58,12 +65,26 @@ export async function serve(file: string, signals: ProcessSignals): Promise<numb
         },
       );
     };
-    signals.onStop(stop);
+    signals.onStop((signal) => stop(signal));
   });
 
-  const addresses = await gateway.listen();
-  const listen = addresses.map((a) => `${a.address}:${a.port}`);
+  let listen: string[];
+  let metricsAddress: AddressInfo | undefined;
+  try {
+    listen = (await gateway.listen()).map((a) => `${a.address}:${a.port}`);
+    // The primary serves metrics for the whole cluster.
+    if (!cluster.isWorker) metricsAddress = await gateway.listenMetrics();
+  } catch (err) {
+    if (!(err instanceof ListenError)) throw err;
+    await gateway.close(0);
+    return reportListenError(err);
+  }
+  serving = true;
   if (cluster.isWorker) {
+    // The primary stops the cluster because it cannot serve metrics: it reports why.
+    process.on('message', (message: unknown) => {
+      if (isWorkerAbandon(message)) stop('SIGTERM', true);
+    });
     // The primary serves metrics for the whole cluster from every worker's registry.
     // prom-client installs a worker's reply handler only when an AggregatorRegistry is built.
     new AggregatorRegistry();
@@ -72,10 +93,25 @@ export async function serve(file: string, signals: ProcessSignals): Promise<numb
     process.send?.({ type: 'herald-ready', listen } satisfies WorkerReady);
     return stopped;
   }
-  const metricsAddress = await gateway.listenMetrics();
   logReady(log, config, listen, metricsAddress);
   signals.onReload(() => reload(file, gateway, gateway.log));
   return stopped;
+}
+
+/**
+ * A listener that cannot open is one line on stderr and an exit status (no stack trace:
+ * nothing is wrong with Herald). A worker tells the primary instead, which prints it
+ * once for the cluster: every worker meets the same refusal.
+ */
+async function reportListenError(err: ListenError): Promise<number> {
+  if (cluster.isWorker && process.send !== undefined) {
+    const message: WorkerListenFailed = { type: 'herald-listen-failed', problem: err.message, exitCode: err.exitCode };
+    // Sent before the worker exits, so the primary hears why before it sees the exit.
+    await new Promise<void>((resolve) => process.send?.(message, () => resolve()));
+  } else {
+    process.stderr.write(`herald: ${err.message}\n`);
+  }
+  return err.exitCode;
 }
 
 /** Re-reads the config file; an invalid one is refused and the running config keeps serving. */

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
-import { UNKNOWN_APP_ID_POLICIES, type UnknownAppIdPolicy } from '../dispatch/router';
+import { globsOverlap, isGlob, UNKNOWN_APP_ID_POLICIES, type UnknownAppIdPolicy } from '../dispatch/router';
 import { parseCidr, type Cidr } from '../guard/callers';
 import type { BucketLimit } from '../guard/token-bucket';
 import { DEFAULT_INFLIGHT_QUEUE_LIMIT, DEFAULT_INFLIGHT_REQUEST_LIMIT } from '../pushkins/limit';
@@ -352,8 +352,31 @@ function readApps(appsSection: ConfigSection, pushkinTypes: PushkinTypes, proble
     // The canonical name (`gcm` for its alias `fcm`), so metrics and check-config agree with the pushkin.
     apps.push({ name, type: pushkinType.type, pushkinType, settings, inflightRequestLimit, inflightQueueLimit });
   }
+  reportOverlappingGlobs(entries.map(([name]) => name), problems);
   return apps;
 }
+
+/**
+ * Two glob keys that can both match an app_id leave that app_id without an app: the
+ * router answers it 502 forever. Refused here, with an app_id both match. Exact keys win
+ * over globs, so an exact key beside a glob (or a lone `*` beside exact keys) is fine.
+ */
+function reportOverlappingGlobs(names: readonly string[], problems: ConfigProblems): void {
+  const globs = names.filter(isGlob);
+  for (let i = 0; i < globs.length; i++) {
+    for (let j = i + 1; j < globs.length; j++) {
+      const common = globsOverlap(globs[i], globs[j]);
+      if (common === undefined) continue;
+      problems.error(
+        pathKey('apps', globs[j]),
+        `overlaps ${pathKey('apps', globs[i])}: both globs match app_ids such as ${JSON.stringify(common)}, so Herald could not tell which app serves them; make the globs disjoint (an exact app_id key beside a glob is fine: it wins)`,
+      );
+    }
+  }
+}
+
+/** Where the CLI looks for its configuration when told nowhere else. */
+export const DEFAULT_CONFIG_FILE = 'herald.yaml';
 
 /** Reads and validates a YAML config file; relative paths inside it resolve against its directory. */
 export function loadConfigFile(file: string, pushkinTypes: PushkinTypes): LoadedConfig {
@@ -362,7 +385,12 @@ export function loadConfigFile(file: string, pushkinTypes: PushkinTypes): Loaded
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new ConfigError([`cannot read config file ${path}: ${(err as Error).message}`]);
+    // Most often no file was named, and the working directory has none.
+    const hint =
+      file === DEFAULT_CONFIG_FILE && (err as NodeJS.ErrnoException).code === 'ENOENT'
+        ? ` (no file was named, so ./${DEFAULT_CONFIG_FILE} was tried: name one with --config FILE or $HERALD_CONFIG; config.sample.yaml is an example)`
+        : '';
+    throw new ConfigError([`cannot read config file ${path}: ${(err as Error).message}${hint}`]);
   }
   return loadConfigText(text, dirname(path), pushkinTypes);
 }
@@ -372,8 +400,45 @@ export function loadConfigText(text: string, baseDir: string, pushkinTypes: Push
   try {
     raw = parseYaml(text);
   } catch (err) {
-    const where = err instanceof YAMLParseError && err.linePos ? ` (line ${err.linePos[0].line})` : '';
-    throw new ConfigError([`the file is not valid YAML${where}: ${(err as Error).message.split('\n')[0]}`]);
+    const line = err instanceof YAMLParseError ? yamlErrorLine(text, err) : undefined;
+    const message = (err as Error).message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
+    throw new ConfigError([`the file is not valid YAML${line !== undefined ? ` (line ${line})` : ''}: ${message}`]);
   }
   return validateConfig(raw, baseDir, pushkinTypes);
+}
+
+/**
+ * The line to show for a YAML syntax error. The parser reports an unclosed `{`, `[` or
+ * quote where it gave up looking for the end (the next line, or the end of the file):
+ * the line that opened it is the one to fix.
+ */
+function yamlErrorLine(text: string, err: YAMLParseError): number | undefined {
+  const reported = err.linePos?.[0].line;
+  if (err.code !== 'MISSING_CHAR' && !/must be sufficiently indented and end with a/.test(err.message)) return reported;
+  const opened = unclosedOpenerLine(text.slice(0, err.pos[0]));
+  return opened ?? reported;
+}
+
+/** The line of the last `{`, `[` or quote left open in `prefix` (comments skipped), or undefined. */
+function unclosedOpenerLine(prefix: string): number | undefined {
+  const open: number[] = [];
+  let quote: { readonly ch: string; readonly line: number } | undefined;
+  let line = 1;
+  for (let i = 0; i < prefix.length; i++) {
+    const ch = prefix[i];
+    if (ch === '\n') line++;
+    if (quote !== undefined) {
+      if (ch === '\\' && quote.ch === '"') i++;
+      else if (ch === quote.ch) quote = undefined;
+    } else if (ch === '#' && (i === 0 || /\s/.test(prefix[i - 1]))) {
+      while (i + 1 < prefix.length && prefix[i + 1] !== '\n') i++;
+    } else if ((ch === '"' || ch === "'") && (i === 0 || /[\s,[{:]/.test(prefix[i - 1]))) {
+      quote = { ch, line };
+    } else if (ch === '{' || ch === '[') {
+      open.push(line);
+    } else if (ch === '}' || ch === ']') {
+      open.pop();
+    }
+  }
+  return quote?.line ?? open.at(-1);
 }

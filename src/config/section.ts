@@ -31,6 +31,17 @@ export class ConfigError extends Error {
   }
 }
 
+/**
+ * A setting from the environment (not the config file) that Herald cannot use: reported
+ * like a configuration error (exit 78), but without blaming the file.
+ */
+export class EnvironmentError extends ConfigError {
+  constructor(problems: readonly string[]) {
+    super(problems);
+    this.name = 'EnvironmentError';
+  }
+}
+
 /** Renders a key for a dotted path, quoting keys that themselves contain dots or spaces. */
 export function pathKey(parent: string, key: string): string {
   const part = /^[A-Za-z0-9_-]+$/.test(key) ? key : JSON.stringify(key);
@@ -206,7 +217,9 @@ export class ConfigSection {
     try {
       accessSync(path, fsConstants.R_OK);
     } catch (err) {
-      this.problems.error(this.keyPath(key), `cannot read file ${JSON.stringify(value)}: ${errnoText(err)}`);
+      // A relative path is read from the config file's folder, not the working directory: say where.
+      const where = path === value ? '' : ` (looked for ${path}, relative to the config file's folder)`;
+      this.problems.error(this.keyPath(key), `cannot read file ${JSON.stringify(value)}: ${errnoText(err)}${where}`);
       return undefined;
     }
     return path;

@@ -100,6 +100,11 @@ export class Dispatcher {
     if (route.kind !== 'found') {
       this.metrics.unroutable.labels(route.kind).inc();
       const detail = route.kind === 'ambiguous' ? `matches several apps: ${route.matches.join(', ')}` : 'matches no configured app';
+      // Several globs: Herald's configuration is at fault, never the pusher (whatever unknown_app_id says).
+      if (route.kind === 'ambiguous') {
+        ctx.log.error(`app_id ${detail}: answering 502 so the homeserver keeps the pusher and retries; fix apps`);
+        return { device, outcome: { kind: 'misconfigured', reason: `app_id ${detail}` } };
+      }
       if (this.unknownAppId === 'retry') {
         ctx.log.error(`app_id ${detail}: answering 502 so the homeserver keeps the pusher and retries (unknown_app_id: retry); fix apps`);
         return { device, outcome: { kind: 'misconfigured', reason: `app_id ${detail} (unknown_app_id: retry)` } };

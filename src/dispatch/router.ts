@@ -10,9 +10,11 @@ export type Route<T> =
   | { readonly kind: 'ambiguous'; readonly matches: readonly string[] };
 
 /**
- * What to answer for a device whose app_id matches no app (or several globs): `reject`
- * (Sygnal: the homeserver deletes the pusher) or `retry` (502: the pusher is kept, so a
- * config mistake does not delete every user's pusher). Config key `unknown_app_id`.
+ * What to answer for a device whose app_id matches no app: `reject` (Sygnal: the
+ * homeserver deletes the pusher) or `retry` (502: the pusher is kept, so a config
+ * mistake does not delete every user's pusher). Config key `unknown_app_id`. An app_id
+ * that several globs match is always answered as `retry`: the configuration is at fault,
+ * not the pusher (and the configuration refuses globs that overlap, see globsOverlap).
  */
 export const UNKNOWN_APP_ID_POLICIES = ['reject', 'retry'] as const;
 export type UnknownAppIdPolicy = (typeof UNKNOWN_APP_ID_POLICIES)[number];
@@ -30,6 +32,51 @@ export function globToRegExp(glob: string): RegExp {
     .map((ch) => (ch === '*' ? '.*' : ch === '?' ? '.' : ch.replace(/[.+^${}()|[\]\\]/g, '\\$&')))
     .join('');
   return new RegExp(`^${body}$`, 's');
+}
+
+/**
+ * An app_id that both globs match, or undefined when none exists. Decided exactly, over
+ * the product of the two patterns: a state is a position in each, a step either lets a
+ * `*` match nothing more or consumes one character both patterns accept there (any
+ * character can stand for `?` or `*`, so only two differing literals never meet). The
+ * patterns have no common app_id when the end of both cannot be reached.
+ */
+export function globsOverlap(a: string, b: string): string | undefined {
+  const width = b.length + 1;
+  // How each reachable state was first reached: the previous state and the character consumed ('' for none).
+  const from = new Map<number, { readonly previous: number; readonly ch: string }>([[0, { previous: -1, ch: '' }]]);
+  const queue = [0];
+  const visit = (i: number, j: number, previous: number, ch: string): void => {
+    const state = i * width + j;
+    if (from.has(state)) return;
+    from.set(state, { previous, ch });
+    queue.push(state);
+  };
+  for (let head = 0; head < queue.length; head++) {
+    const state = queue[head];
+    const i = Math.floor(state / width);
+    const j = state % width;
+    const p = a[i];
+    const q = b[j];
+    if (p === '*') visit(i + 1, j, state, '');
+    if (q === '*') visit(i, j + 1, state, '');
+    if (p === undefined || q === undefined || (p === '*' && q === '*')) continue;
+    const literal = p !== '*' && p !== '?' ? p : q !== '*' && q !== '?' ? q : 'x';
+    if (p !== '*' && p !== '?' && q !== '*' && q !== '?' && p !== q) continue;
+    // A `*` consuming a character stays where it is; any other symbol moves on.
+    visit(p === '*' ? i : i + 1, q === '*' ? j : j + 1, state, literal);
+  }
+  const end = a.length * width + b.length;
+  if (!from.has(end)) return undefined;
+  let witness = '';
+  for (let state = end; state > 0; ) {
+    const step = from.get(state);
+    if (step === undefined) break;
+    witness = step.ch + witness;
+    state = step.previous;
+  }
+  // Only patterns of nothing but `*` share the empty string, and they share every app_id.
+  return witness || 'x';
 }
 
 export class AppRouter<T> {

@@ -67,6 +67,7 @@ export class Metrics {
   readonly pendingGcmRequests: Gauge;
   readonly activeGcmRequests: Gauge;
   readonly gcmStatusCodes: Counter<'pushkin' | 'code'>;
+  readonly fcmTokenErrors: Counter<'pushkin' | 'reason'>;
 
   // Web Push (Sygnal names, then Herald's own)
   readonly webpushQueueTime: Histogram;
@@ -343,6 +344,12 @@ export class Metrics {
       name: 'herald_callers_refused_total',
       help: 'Notify requests refused by caller protection: not_allowed (403), caller_rate or pushkey_rate (429)',
       labelNames: ['reason'],
+      registers,
+    });
+    this.fcmTokenErrors = new Counter({
+      name: 'herald_fcm_token_errors_total',
+      help: 'Failed FCM access-token requests (OAuth token endpoint or metadata server), by reason: unreachable, unavailable, bad_answer, refused',
+      labelNames: ['pushkin', 'reason'],
       registers,
     });
     this.storeErrors = new Counter({

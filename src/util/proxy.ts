@@ -1,29 +1,35 @@
 import { request, type IncomingMessage } from 'node:http';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
-import { ConfigError } from '../config/section';
+import { EnvironmentError } from '../config/section';
 
 /**
  * The outbound proxy: the config's `proxy`, else HTTPS_PROXY / https_proxy; hosts
  * listed in NO_PROXY / no_proxy (names, `.domain` suffixes, `host:port`, or `*`) go direct.
+ * HTTP_PROXY / http_proxy are not used: every upstream is reached over TLS.
+ *
+ * A variable comes from the machine's environment, not from Herald's configuration, and
+ * may be meant for other programs: one that is not a usable proxy URL is an error only
+ * where a connection would go through it (`for` throws EnvironmentError, naming it).
  */
 export class ProxySettings {
   private constructor(
-    readonly url: URL,
+    private readonly url: URL | undefined,
     private readonly noProxy: readonly string[],
+    /** Why the environment's proxy cannot be used (naming the variable), when it cannot. */
+    readonly problem?: string,
   ) {}
 
   static resolve(configProxy: string | undefined, env: NodeJS.ProcessEnv = process.env): ProxySettings | undefined {
+    const variable = configProxy !== undefined ? undefined : env.HTTPS_PROXY !== undefined ? 'HTTPS_PROXY' : 'https_proxy';
     const value = configProxy ?? env.HTTPS_PROXY ?? env.https_proxy;
     if (!value) return undefined;
-    const problem = proxyUrlProblem(value);
-    if (problem !== undefined) {
-      const source = configProxy !== undefined ? 'proxy' : env.HTTPS_PROXY !== undefined ? 'HTTPS_PROXY' : 'https_proxy';
-      throw new ConfigError([`${source}: ${problem}`]);
-    }
     const noProxy = (env.NO_PROXY ?? env.no_proxy ?? '')
       .split(',')
       .map((entry) => entry.trim().toLowerCase())
       .filter(Boolean);
+    const problem = proxyUrlProblem(value);
+    // The config's own `proxy` was checked with the rest of the file.
+    if (problem !== undefined && variable !== undefined) return new ProxySettings(undefined, noProxy, `${variable} (environment variable): ${problem}`);
     return new ProxySettings(new URL(value), noProxy);
   }
 
@@ -39,7 +45,9 @@ export class ProxySettings {
       const domain = name.replace(/^\*?\./, '');
       return host === domain || host.endsWith(`.${domain}`);
     });
-    return bypass ? undefined : this.url.href;
+    if (bypass) return undefined;
+    if (this.url === undefined) throw new EnvironmentError([this.problem ?? 'the proxy URL is not usable']);
+    return this.url.href;
   }
 }
 

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from '../helpers/temp';
+import { apnsTestPki } from '../helpers/apns-pki';
 
 const ROOT = join(__dirname, '..', '..');
 /** The built CLI, as installed (`npm test` builds first). */
@@ -66,6 +67,32 @@ apps:
     assert.match(run.stderr, /cannot read config file \/nonexistent\/herald\.yaml/);
   });
 
+  it('with no file named and no ./herald.yaml, says how to name one', () => {
+    const env = { ...process.env };
+    delete env.HERALD_CONFIG;
+    delete env.SYGNAL_CONF;
+    for (const args of [[], ['check-config']]) {
+      const run = spawnSync(process.execPath, [HERALD_BIN, ...args], { cwd: tempDir('cli-empty'), env, encoding: 'utf8' });
+      assert.equal(run.status, 78, args.join(' '));
+      assert.match(run.stderr, /cannot read config file .*\/herald\.yaml: .*\(no file was named, so \.\/herald\.yaml was tried: name one with --config FILE or \$HERALD_CONFIG; config\.sample\.yaml is an example\)$/m);
+    }
+  });
+
+  it('an unknown command is called one, listing the commands', () => {
+    const run = spawnSync(process.execPath, [HERALD_BIN, 'frobnicate'], { cwd: ROOT, encoding: 'utf8' });
+    assert.equal(run.status, 1);
+    assert.equal(run.stderr, "error: unknown command 'frobnicate' (commands: check-config, send-test, hash-pushkey, vapid-keys; see herald --help)\n");
+  });
+
+  it('refuses two globs that can match the same app_id, from check-config and at start-up, naming both keys', async () => {
+    const file = tempConfig('apps:\n  "com.example.*": {type: noop}\n  "com.*.ios": {type: noop}\n  com.example.android: {type: noop}\n');
+    for (const args of [['check-config', file], ['--config', file]]) {
+      const run = await herald(args);
+      assert.equal(run.code, 78, args.join(' '));
+      assert.match(run.stderr, /^ {2}error: apps\."com\.\*\.ios": overlaps apps\."com\.example\.\*": both globs match app_ids such as "com\.example\.ios"/m);
+    }
+  });
+
   it('starts from $HERALD_CONFIG, serves, and exits 0 on SIGTERM', async () => {
     const file = tempConfig("http: {port: 0}\napps: {com.example.noop: {type: noop}}\n");
     const run = await herald([], { HERALD_CONFIG: file }, (out) => out.includes('herald is ready'));
@@ -115,13 +142,26 @@ apps:
       }
     });
 
-    it('exits 78 when an app cannot be built (a setting from the environment)', async () => {
+    it('a malformed HTTPS_PROXY stops nothing that does not use it (a noop app), with a warning naming it', async () => {
       const file = tempConfig('apps:\n  com.example.noop: {type: noop}\n');
-      const run = await herald(['check-config', file], { HTTPS_PROXY: 'socks5://proxy.example:1080' });
-      assert.equal(run.code, 78, run.stdout + run.stderr);
-      assert.match(run.stdout, /com\.example\.noop .*\[error\]/);
-      assert.match(run.stderr, /^error: .*HTTPS_PROXY/m);
-      assert.match(run.stderr, /problems found/);
+      const env = { HTTPS_PROXY: 'https://proxy.example:3128' };
+      const check = await herald(['check-config', file], env);
+      assert.equal(check.code, 0, check.stdout + check.stderr);
+      const serve = await herald(['--config', tempConfig('http: {port: 0}\napps:\n  com.example.noop: {type: noop}\n')], env, (out) => out.includes('herald is ready'));
+      assert.equal(serve.code, 0, serve.stderr);
+      assert.match(serve.stdout, /"level":40,.*HTTPS_PROXY \(environment variable\): must be an http:\/\/ proxy URL.*not used so far/);
+    });
+
+    it('a malformed HTTPS_PROXY that an app would connect through: exit 78, naming the variable, not the file', async () => {
+      const pki = apnsTestPki();
+      const file = tempConfig(`apps:\n  com.example.ios: {type: apns, keyfile: ${pki.tokenKey.file}, key_id: ABC123DEFG, team_id: TEAM123456, topic: com.example.ios}\n`);
+      const env = { HTTPS_PROXY: 'socks5://proxy.example:1080' };
+      const serve = await herald(['--config', file], env);
+      assert.equal(serve.code, 78, serve.stdout + serve.stderr);
+      assert.equal(serve.stderr, `herald: invalid environment (not in ${file})\n  error: HTTPS_PROXY (environment variable): must be an http:// proxy URL (expected http://[user:pass@]host:port), got "socks5://proxy.example:1080"\n`);
+      const check = await herald(['check-config', file], env);
+      assert.equal(check.code, 78);
+      assert.match(check.stderr, /^error: HTTPS_PROXY \(environment variable\): must be an http:\/\/ proxy URL/m);
     });
   });
 

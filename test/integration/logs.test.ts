@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { startGateway, type RunningGateway } from '../helpers/gateway';
 import { ScriptedPlatform } from '../helpers/scripted-pushkin';
 
-const APPS = 'apps: {com.example.app: {type: scripted}, "*.glob.*": {type: scripted}, "*.glob.two": {type: scripted}}';
+const APPS = 'apps: {com.example.app: {type: scripted}, "*.glob.*": {type: scripted}, "org.other.?": {type: scripted}}';
 
 async function notify(gw: RunningGateway, devices: Array<{ app_id: string; pushkey: string }>, headers: Record<string, string> = {}): Promise<number> {
   const response = await fetch(`${gw.url}/_matrix/push/v1/notify`, {

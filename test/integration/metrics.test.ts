@@ -233,6 +233,20 @@ describe('Prometheus metrics', function () {
     for (const name of queried) assert.ok(exported.has(name.replace(/_(bucket|sum|count)$/, '')), `${name} is queried but not exported`);
   });
 
+  it('docs/grafana/herald.json charts what docs/metrics.md says to alert on, Web Push and caller refusals', () => {
+    const dashboard = JSON.parse(readFileSync(join(__dirname, '..', '..', 'docs', 'grafana', 'herald.json'), 'utf8')) as {
+      panels: Array<{ targets?: Array<{ expr: string }> }>;
+    };
+    const charted = new Set(dashboard.panels.flatMap((panel) => panel.targets ?? []).flatMap((target) => target.expr.match(/\b(?:herald|sygnal)_[a-z_]+/g) ?? []));
+    const doc = readFileSync(join(__dirname, '..', '..', 'docs', 'metrics.md'), 'utf8');
+    const alerts = /## Alerts worth having\n+```yaml\n([\s\S]*?)```/.exec(doc)?.[1] ?? '';
+    const alerted: string[] = alerts.match(/\b(?:herald|sygnal)_[a-z_]+/g) ?? [];
+    assert.ok(alerted.includes('herald_store_errors_total'));
+    for (const name of [...alerted, 'herald_webpush_status_codes_total', 'herald_webpush_endpoints_refused_total', 'herald_callers_refused_total']) {
+      assert.ok(charted.has(name), `${name} has a panel`);
+    }
+  });
+
   it('name only Sygnal\'s own metrics sygnal_*', async () => {
     const names = (await gw.metrics.registry.getMetricsAsJSON()).map((m) => m.name);
     const foreign = names.filter((name) => name.startsWith('sygnal_') && !SYGNAL_METRICS.has(name) && !name.startsWith('sygnal_webpush_'));

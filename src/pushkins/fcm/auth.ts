@@ -97,6 +97,8 @@ export class AccessTokenSource {
   constructor(
     private readonly client: AuthClient,
     private readonly log: Logger,
+    /** herald_fcm_token_errors_total, by reason (tokenErrorReason). */
+    private readonly countError: (reason: string) => void = () => {},
   ) {}
 
   /** A valid access token; throws TokenError when none can be had, or the signal's reason if it aborts first. */
@@ -113,6 +115,7 @@ export class AccessTokenSource {
     } catch (err) {
       if (signal.aborted) throw signal.reason;
       const failure = tokenFailure(err);
+      this.countError(tokenErrorReason(failure));
       const current = this.current;
       // The library keeps time with Date.now(), so this does too.
       if (current && Date.now() < current.expiresAt - EXPIRY_SAFETY_MS) {
@@ -136,6 +139,12 @@ export class AccessTokenSource {
     // What the library's own clients start from: an expired token, so the next call signs in afresh.
     this.client.setCredentials({ ...this.client.credentials, access_token: null, expiry_date: 1 });
   }
+}
+
+/** The `reason` label of herald_fcm_token_errors_total: a few fixed values (an OAuth error code is the endpoint's text). */
+export function tokenErrorReason(failure: TokenError): string {
+  if (failure.label.startsWith('oauth_')) return 'refused';
+  return failure.label.replace(/^token_endpoint_/, '');
 }
 
 /** What a failed sign-in means for the send: temporary, or our credentials. */

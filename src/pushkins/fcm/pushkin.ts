@@ -1,6 +1,6 @@
 import { statusCounters } from '../../metrics/metrics';
 import type { Device, Notification } from '../../notification/types';
-import { errorText } from '../../util/error-text';
+import { connectionFailureText, errorText } from '../../util/error-text';
 import { UpstreamClient } from '../../upstream/client';
 import type { DispatchContext, DispatchOutcome, Pushkin, PushkinEnv, SendCapacity } from '../pushkin';
 import { DEFAULT_RETRY_POLICY, parseRetryAfter, sendRetryHooks, withRetries, type RetryPolicy } from '../retry';
@@ -39,7 +39,7 @@ export class FcmPushkin implements Pushkin {
       throw err;
     }
     env.log.info({ credentials: credentials.source, project_id: config.projectId }, 'FCM pushkin ready');
-    return new FcmPushkin(config, env, policy, transport, credentials, new AccessTokenSource(credentials.client, env.log));
+    return new FcmPushkin(config, env, policy, transport, credentials, new AccessTokenSource(credentials.client, env.log, (reason) => env.metrics.fcmTokenErrors.labels(env.name, reason).inc()));
   }
 
   private constructor(
@@ -110,7 +110,7 @@ export class FcmPushkin implements Pushkin {
     } catch (err) {
       this.statusCount(0).inc();
       ctx.trace?.upstream(0);
-      const reason = ctx.signal.aborted ? 'FCM did not answer before the deadline' : `FCM unreachable or timed out: ${errorText(err)}`;
+      const reason = ctx.signal.aborted ? 'FCM did not answer before the deadline' : connectionFailureText('FCM', err);
       ctx.log.warn({ reason }, 'FCM send failed');
       return { kind: 'retry', reason };
     }

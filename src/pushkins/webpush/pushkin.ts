@@ -1,7 +1,7 @@
 import { generateRequestDetails } from 'web-push';
 import { statusCounters } from '../../metrics/metrics';
 import type { Device, Notification } from '../../notification/types';
-import { errorText } from '../../util/error-text';
+import { connectionFailureText, errorText } from '../../util/error-text';
 import type { UpstreamAnswer, UpstreamClient } from '../../upstream/client';
 import { checkEndpoint, EndpointRefusedError, userEndpointClient, userEndpointPolicy, type EndpointPolicy, type EndpointRefusal } from '../../upstream/endpoint';
 import type { DispatchContext, DispatchOutcome, Pushkin, PushkinEnv, SendCapacity } from '../pushkin';
@@ -116,7 +116,7 @@ export class WebPushPushkin implements Pushkin {
       if (err instanceof EndpointRefusedError) return this.refused(ctx, 'private_address', err.message);
       this.statusCount(0).inc();
       ctx.trace?.upstream(0);
-      const reason = ctx.signal.aborted ? 'the push service did not answer before the deadline' : `push service unreachable or timed out: ${errorText(err)}`;
+      const reason = ctx.signal.aborted ? 'the push service did not answer before the deadline' : connectionFailureText('push service', err);
       ctx.log.warn({ host: request.url.host, reason }, 'Web Push send failed');
       return { kind: 'retry', reason };
     }

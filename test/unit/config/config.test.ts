@@ -152,9 +152,57 @@ apps:
     assert.deepEqual(problemsOf('apps: {}'), ['apps: at least one app must be configured']);
   });
 
-  it('names the line of a YAML syntax error', () => {
-    const [problem] = problemsOf('apps:\n  a: {type: noop\n');
-    assert.match(problem ?? '', /not valid YAML \(line \d+\)/);
+  it('names the line of a YAML syntax error: where the mistake is, also for what was left open', () => {
+    const cases: ReadonlyArray<readonly [string, number]> = [
+      ['apps:\n  a: {type: noop\n', 2],
+      ['apps:\n  "a: {type: noop}\n', 2],
+      ['apps:\n  a:\n    type: noop\n  b: [1, 2\nhttp: {}\n', 4],
+      ['# a comment with a { in it\napps:\n  a: {type: noop, reject_pushkeys: ["k"\n', 3],
+      ['http:\n  port: 5000\n bind: x\napps:\n  a: {type: noop}\n', 3],
+      ['apps:\n  a:\n    type: noop\n    type: apns\n', 4],
+      ['apps:\n  a:\n\ttype: noop\n', 3],
+    ];
+    for (const [yaml, line] of cases) {
+      const [problem] = problemsOf(yaml);
+      assert.match(problem ?? '', new RegExp(`^the file is not valid YAML \\(line ${line}\\): [^\\n]+[^:]$`), JSON.stringify(yaml));
+      // The parser's own position (often the line after) is not repeated.
+      assert.doesNotMatch(problem ?? '', /at line \d+, column/);
+    }
+  });
+
+  describe('apps: globs that can match the same app_id', () => {
+    it('are refused, naming both keys and an app_id both match', () => {
+      assert.deepEqual(problemsOf('apps:\n  "com.example.*": {type: noop}\n  "com.*.ios": {type: noop}\n'), [
+        'apps."com.*.ios": overlaps apps."com.example.*": both globs match app_ids such as "com.example.ios", so Herald could not tell which app serves them; make the globs disjoint (an exact app_id key beside a glob is fine: it wins)',
+      ]);
+    });
+
+    it('are refused whatever else they overlap, one problem per pair', () => {
+      const problems = problemsOf('apps:\n  "*": {type: noop}\n  "org.*": {type: noop}\n  "com.?": {type: noop}\n');
+      assert.equal(problems.length, 2);
+      assert.match(problems[0] ?? '', /^apps\."org\.\*": overlaps apps\."\*"/);
+      assert.match(problems[1] ?? '', /^apps\."com\.\?": overlaps apps\."\*"/);
+    });
+
+    it('disjoint globs, exact keys beside globs, and a lone catch-all "*" are fine', () => {
+      for (const apps of [
+        '"com.example.*": {type: noop}\n  "org.example.*": {type: noop}\n  "net.*.ios": {type: noop}',
+        'com.example.ios: {type: noop}\n  "com.example.*": {type: noop}\n  "org.*.android": {type: noop}',
+        '"*": {type: noop}\n  com.example.ios: {type: noop}\n  com.example.android: {type: noop}',
+      ]) {
+        const { config } = load(`apps:\n  ${apps}\n`);
+        assert.equal(config.apps.length, 3);
+      }
+    });
+  });
+
+  it('names a relative file both as written and where it was looked for (the config file\'s folder)', () => {
+    assert.deepEqual(problemsOf('apps:\n  a: {type: webpush, vapid_private_key: keys/vapid.pem, vapid_contact_email: a@b.c}\n'), [
+      'apps.a.vapid_private_key: cannot read file "keys/vapid.pem": no such file (looked for /nonexistent-dir/keys/vapid.pem, relative to the config file\'s folder)',
+    ]);
+    assert.deepEqual(problemsOf('apps:\n  a: {type: webpush, vapid_private_key: /nonexistent-dir/vapid.pem, vapid_contact_email: a@b.c}\n'), [
+      'apps.a.vapid_private_key: cannot read file "/nonexistent-dir/vapid.pem": no such file',
+    ]);
   });
 
   it('refuses a file that is not a mapping', () => {

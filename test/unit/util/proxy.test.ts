@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { EnvironmentError } from '../../../src/config/section';
 import { ProxySettings, proxyAuthorization } from '../../../src/util/proxy';
 
 describe('util/proxy', () => {
@@ -29,9 +30,19 @@ describe('util/proxy', () => {
 });
 
 describe('util/proxy: bad proxy URLs', () => {
-  it('refuses an HTTPS_PROXY that is not an http:// URL, naming the variable', () => {
-    assert.throws(() => ProxySettings.resolve(undefined, { HTTPS_PROXY: 'proxy.corp:3128' }), /HTTPS_PROXY: must be an http:\/\/ proxy URL/);
-    assert.throws(() => ProxySettings.resolve(undefined, { https_proxy: 'not a url' }), /https_proxy: is not a URL/);
+  it('an HTTPS_PROXY that is not an http:// URL is refused only where a connection would use it, naming the variable', () => {
+    const proxy = ProxySettings.resolve(undefined, { HTTPS_PROXY: 'https://proxy.corp:3128', NO_PROXY: 'push.internal.example' });
+    assert.ok(proxy);
+    assert.match(proxy.problem ?? '', /^HTTPS_PROXY \(environment variable\): must be an http:\/\/ proxy URL/);
+    // Bypassed by NO_PROXY: the variable does not matter there.
+    assert.equal(proxy.for('https://push.internal.example/x'), undefined);
+    assert.throws(
+      () => proxy.for('https://api.push.apple.com'),
+      (err: unknown) => err instanceof EnvironmentError && /^HTTPS_PROXY \(environment variable\): must be an http:\/\/ proxy URL/.test(err.problems[0] ?? ''),
+    );
+    assert.throws(() => ProxySettings.resolve(undefined, { https_proxy: 'not a url' })?.for('https://x.example'), /https_proxy \(environment variable\): is not a URL/);
+    // Used by nothing else: HTTP_PROXY (every upstream is reached over TLS).
+    assert.equal(ProxySettings.resolve(undefined, { HTTP_PROXY: 'not a url', http_proxy: 'ftp://x' }), undefined);
   });
 
   it('keeps credentials that are not valid percent-encoding as written', () => {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { configProblems } from '../../../helpers/config';
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { loadConfigText, type LoadedConfig } from '../../../../src/config/config';
 import type { ApnsConfig } from '../../../../src/pushkins/apns/config';
 import { checkCertificate, pushEnvironments } from '../../../../src/pushkins/apns/credentials';
@@ -87,7 +88,9 @@ describe('pushkins/apns/config', function () {
     });
 
     it('reports a missing key file', () => {
-      assert.deepEqual(problems(token({ keyfile: 'AuthKey_MISSING.p8' })), [`${APP}.keyfile: cannot read file "AuthKey_MISSING.p8": no such file`]);
+      assert.deepEqual(problems(token({ keyfile: 'AuthKey_MISSING.p8' })), [
+        `${APP}.keyfile: cannot read file "AuthKey_MISSING.p8": no such file (looked for ${join(pki.dir, 'AuthKey_MISSING.p8')}, relative to the config file's folder)`,
+      ]);
     });
 
     it('refuses a key that is not EC P-256', () => {
