@@ -6,7 +6,8 @@
  * or later still runs Herald (its test suite passes there), but is past its end of life
  * and not supported; older ones are not supported by the dependencies either (undici 7,
  * redis 6 and commander 14 require Node 20).
- * package.json's `preinstall` makes the same check for `npm install`.
+ * `npm install` on an old Node only warns (package.json's `engines`); `npm start` then
+ * ends on this line. No `preinstall` check: a release tarball must run no script when installed.
  */
 const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
 if (major < 20 || (major === 20 && minor < 19)) {

@@ -45,10 +45,16 @@ apps:
   const gw = await startGateway(yaml, { pushkinTypes: new Map([...platform.types(), ['buggy', buggyType]]) });
   process.stdout.write(`${JSON.stringify({ url: gw.url })}\n`);
   process.stdin.on('end', () => {
-    void gw.close().then(() => {
-      process.stdout.write(`${JSON.stringify({ logs: gw.logs.lines })}\n`);
-      process.exit(0);
-    });
+    void gw.close().then(
+      () => {
+        process.stdout.write(`${JSON.stringify({ logs: gw.logs.lines })}\n`);
+        process.exit(0);
+      },
+      (err: unknown) => {
+        process.stderr.write(`${String(err)}\n`);
+        process.exit(1);
+      },
+    );
   });
   process.stdin.resume();
 })();
