@@ -52,14 +52,16 @@ describe('store/redis', () => {
     assert.equal(await store.claimDelivery(key, HOLD_MS), 'claimed');
     await store.rememberRejected('app', 'dead');
     const redis = await server.client();
+    // One hash tag per device (Cluster-safe scripts): the device's rejection and its deliveries.
+    const deliveryName = `herald-test:{${key.device}}d:${key.delivery}`;
     try {
-      const claimTtl = await redis.pTTL(`herald-test:d:${key}`);
+      const claimTtl = await redis.pTTL(deliveryName);
       assert.ok(claimTtl > 0 && claimTtl <= HOLD_MS, `claim expires within its hold time: ${claimTtl}`);
       await store.rememberDelivered(key);
-      assert.equal(await redis.get(`herald-test:d:${key}`), 'd');
-      const deliveredTtl = await redis.ttl(`herald-test:d:${key}`);
+      assert.equal(await redis.get(deliveryName), 'd');
+      const deliveredTtl = await redis.ttl(deliveryName);
       assert.ok(deliveredTtl > 3_500 && deliveredTtl <= 3_600, `delivered marker expires after the de-dup window: ${deliveredTtl}`);
-      const rejectedTtl = await redis.ttl(`herald-test:r:${rejectionKey('app', 'dead')}`);
+      const rejectedTtl = await redis.ttl(`herald-test:{${rejectionKey('app', 'dead')}}r`);
       assert.ok(rejectedTtl > 500 && rejectedTtl <= 600, `rejection expires after its window: ${rejectedTtl}`);
       assert.deepEqual((await redis.keys('*')).filter((k) => !k.startsWith('herald-test:')), []);
     } finally {
