@@ -32,16 +32,16 @@ export async function within<T>(what: string, promise: Promise<T>, timeoutMs: nu
 }
 
 /** A client of its own on 127.0.0.1:`port`, for looking or asking; the caller destroys it. */
-export async function clientAt(port: number) {
-  const client = createClient({ socket: { host: '127.0.0.1', port, reconnectStrategy: false } });
+export async function clientAt(port: number, password?: string) {
+  const client = createClient({ socket: { host: '127.0.0.1', port, reconnectStrategy: false }, ...(password !== undefined ? { password } : {}) });
   client.on('error', () => {});
   await client.connect();
   return client;
 }
 
 /** Asks the Redis (or sentinel) on `port` one command and closes. */
-export async function ask(port: number, args: string[]): Promise<unknown> {
-  const client = await clientAt(port);
+export async function ask(port: number, args: string[], password?: string): Promise<unknown> {
+  const client = await clientAt(port, password);
   try {
     return await client.sendCommand(args);
   } finally {
@@ -114,25 +114,34 @@ export class RedisNodeProcess {
 /** The name the sentinels monitor the primary by. */
 export const SENTINEL_MASTER = 'herald-primary';
 
+/** redis-server's arguments for a node without persistence, with `password` if any (also to reach its primary). */
+function serverArgs(port: number, dir: string, password: string | undefined): string[] {
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir];
+  if (password !== undefined) args.push('--requirepass', password, '--masterauth', password);
+  return args;
+}
+
 /**
  * Redis Sentinel on 127.0.0.1: a primary, one replica and three sentinels (quorum 2). The
  * sentinels call the primary down after `downAfterMs` without an answer, then promote
- * the replica.
+ * the replica. `password` protects the primary and replica, `sentinelPassword` the sentinels.
  */
 export class RedisSentinelGroup {
   private constructor(
     readonly primary: RedisNodeProcess,
     readonly replica: RedisNodeProcess,
     readonly sentinels: readonly RedisNodeProcess[],
+    private readonly password: string | undefined,
+    private readonly sentinelPassword: string | undefined,
   ) {}
 
-  static async start(options: { downAfterMs: number }): Promise<RedisSentinelGroup> {
-    const serverArgs = (port: number, dir: string) => ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir];
+  static async start(options: { downAfterMs: number; password?: string; sentinelPassword?: string }): Promise<RedisSentinelGroup> {
+    const { password, sentinelPassword } = options;
     const serverReady = /Ready to accept connections/;
-    const primary = await RedisNodeProcess.start('redis-server', serverArgs, serverReady);
+    const primary = await RedisNodeProcess.start('redis-server', (port, dir) => serverArgs(port, dir, password), serverReady);
     const replica = await RedisNodeProcess.start(
       'redis-server',
-      (port, dir) => [...serverArgs(port, dir), '--replicaof', '127.0.0.1', String(primary.port)],
+      (port, dir) => [...serverArgs(port, dir, password), '--replicaof', '127.0.0.1', String(primary.port)],
       serverReady,
     );
     const sentinels: RedisNodeProcess[] = [];
@@ -153,6 +162,8 @@ export class RedisSentinelGroup {
                 `sentinel down-after-milliseconds ${SENTINEL_MASTER} ${options.downAfterMs}`,
                 `sentinel failover-timeout ${SENTINEL_MASTER} 10000`,
                 `sentinel parallel-syncs ${SENTINEL_MASTER} 1`,
+                ...(password !== undefined ? [`sentinel auth-pass ${SENTINEL_MASTER} ${password}`] : []),
+                ...(sentinelPassword !== undefined ? [`requirepass ${sentinelPassword}`, `sentinel sentinel-pass ${sentinelPassword}`] : []),
                 '',
               ].join('\n'),
             );
@@ -162,7 +173,7 @@ export class RedisSentinelGroup {
         ),
       );
     }
-    const group = new RedisSentinelGroup(primary, replica, sentinels);
+    const group = new RedisSentinelGroup(primary, replica, sentinels, password, sentinelPassword);
     await group.waitUntilSettled();
     return group;
   }
@@ -170,13 +181,13 @@ export class RedisSentinelGroup {
   /** Waits until the replica is in sync and every sentinel knows it and the two other sentinels: a failover can then happen. */
   private async waitUntilSettled(): Promise<void> {
     await until('the replica in sync', async () => {
-      const info = String(await ask(this.replica.port, ['INFO', 'replication']));
+      const info = String(await ask(this.replica.port, ['INFO', 'replication'], this.password));
       return /master_link_status:up/.test(info) ? true : undefined;
     });
     for (const sentinel of this.sentinels) {
       await until(`sentinel ${sentinel.port} knowing the replica and the other sentinels`, async () => {
-        const replicas = (await ask(sentinel.port, ['SENTINEL', 'REPLICAS', SENTINEL_MASTER])) as unknown[];
-        const others = (await ask(sentinel.port, ['SENTINEL', 'SENTINELS', SENTINEL_MASTER])) as unknown[];
+        const replicas = (await ask(sentinel.port, ['SENTINEL', 'REPLICAS', SENTINEL_MASTER], this.sentinelPassword)) as unknown[];
+        const others = (await ask(sentinel.port, ['SENTINEL', 'SENTINELS', SENTINEL_MASTER], this.sentinelPassword)) as unknown[];
         return replicas.length === 1 && others.length === 2 ? true : undefined;
       });
     }
@@ -189,13 +200,13 @@ export class RedisSentinelGroup {
 
   /** The primary's port as the first sentinel names it now. */
   async primaryPort(): Promise<number> {
-    const [, port] = (await ask(this.sentinels[0]?.port ?? 0, ['SENTINEL', 'GET-MASTER-ADDR-BY-NAME', SENTINEL_MASTER])) as [string, string];
+    const [, port] = (await ask(this.sentinels[0]?.port ?? 0, ['SENTINEL', 'GET-MASTER-ADDR-BY-NAME', SENTINEL_MASTER], this.sentinelPassword)) as [string, string];
     return Number(port);
   }
 
   /** Resolves with Date.now() when a sentinel announces the promotion (+switch-master); subscribe before the failover. */
   async promotion(): Promise<{ promoted: Promise<number>; close: () => void }> {
-    const client = await clientAt(this.sentinels[0]?.port ?? 0);
+    const client = await clientAt(this.sentinels[0]?.port ?? 0, this.sentinelPassword);
     let resolve: (at: number) => void = () => {};
     const promoted = new Promise<number>((r) => (resolve = r));
     await client.subscribe('+switch-master', () => resolve(Date.now()));
@@ -207,32 +218,40 @@ export class RedisSentinelGroup {
   }
 }
 
-/** A Redis Cluster on 127.0.0.1: three primaries, no replicas, made with `redis-cli --cluster create`. */
+/** A Redis Cluster on 127.0.0.1: three primaries, no replicas, made with `redis-cli --cluster create`; `password` on every node. */
 export class RedisClusterGroup {
-  private constructor(readonly primaries: readonly RedisNodeProcess[]) {}
+  private constructor(
+    readonly primaries: readonly RedisNodeProcess[],
+    readonly password: string | undefined,
+  ) {}
 
-  static async start(): Promise<RedisClusterGroup> {
+  static async start(options: { password?: string } = {}): Promise<RedisClusterGroup> {
+    const { password } = options;
     const primaries: RedisNodeProcess[] = [];
     for (let i = 0; i < 3; i++) {
       primaries.push(
         await RedisNodeProcess.start(
           'redis-server',
           (port, dir) => [
-            '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir,
-            '--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf'), '--cluster-node-timeout', '5000',
+            ...serverArgs(port, dir, password),
+            ...['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf'), '--cluster-node-timeout', '5000'],
           ],
           /Ready to accept connections/,
         ),
       );
     }
-    const group = new RedisClusterGroup(primaries);
-    const create = spawnSync('redis-cli', ['--cluster', 'create', ...group.nodes, '--cluster-yes'], { encoding: 'utf8' });
+    const group = new RedisClusterGroup(primaries, password);
+    // The password through the environment, not the command line (redis-cli reads REDISCLI_AUTH).
+    const create = spawnSync('redis-cli', ['--cluster', 'create', ...group.nodes, '--cluster-yes'], {
+      encoding: 'utf8',
+      env: { ...process.env, ...(password !== undefined ? { REDISCLI_AUTH: password } : {}) },
+    });
     if (create.status !== 0) {
       await group.stop();
       throw new Error(`redis-cli --cluster create failed: ${create.stdout}${create.stderr}`);
     }
     for (const node of primaries) {
-      await until(`cluster node ${node.port} in state ok`, async () => (/cluster_state:ok/.test(String(await ask(node.port, ['CLUSTER', 'INFO']))) ? true : undefined));
+      await until(`cluster node ${node.port} in state ok`, async () => (/cluster_state:ok/.test(String(await ask(node.port, ['CLUSTER', 'INFO'], password))) ? true : undefined));
     }
     return group;
   }
@@ -245,8 +264,8 @@ export class RedisClusterGroup {
   /** The port of the primary that serves `key`'s hash slot. */
   async portFor(key: string): Promise<number> {
     const first = this.primaries[0]?.port ?? 0;
-    const slot = Number(await ask(first, ['CLUSTER', 'KEYSLOT', key]));
-    const ranges = (await ask(first, ['CLUSTER', 'SLOTS'])) as Array<[number, number, [string, number, ...unknown[]], ...unknown[]]>;
+    const slot = Number(await ask(first, ['CLUSTER', 'KEYSLOT', key], this.password));
+    const ranges = (await ask(first, ['CLUSTER', 'SLOTS'], this.password)) as Array<[number, number, [string, number, ...unknown[]], ...unknown[]]>;
     const range = ranges.find(([from, to]) => slot >= Number(from) && slot <= Number(to));
     if (!range) throw new Error(`no node serves slot ${slot}`);
     return Number(range[2][1]);

@@ -83,7 +83,7 @@ describe('shared store in Redis Sentinel: the failover drill', function () {
 
   before(async () => {
     // Short, so the drill is quick; nothing below depends on how long the failover takes.
-    group = await RedisSentinelGroup.start({ downAfterMs: 2_000 });
+    group = await RedisSentinelGroup.start({ downAfterMs: 2_000, password: 'data-secret', sentinelPassword: 'sentinel-secret' });
     h = new ApnsHarness();
     mock = await h.mock();
   });
@@ -95,7 +95,7 @@ describe('shared store in Redis Sentinel: the failover drill', function () {
 
   it('keeps delivering through a crash of the primary, and shares its memory again after the promotion', async () => {
     const store = {
-      sentinel: { name: SENTINEL_MASTER, nodes: group.nodes },
+      sentinel: { name: SENTINEL_MASTER, nodes: group.nodes, password: 'data-secret', sentinel_password: 'sentinel-secret' },
       // Generous for a busy machine, short next to the failover.
       timeout_ms: 500,
     };
@@ -223,6 +223,7 @@ describe('shared store in Redis Sentinel: the failover drill', function () {
 
     await assertDedupShared(mock, a, b, 'sentinel-after');
     await assertRejectionShared(mock, a, b, 'sentinel-dead-after');
+    assert.doesNotMatch(JSON.stringify([...a.herald.lines, ...b.herald.lines]), /data-secret|sentinel-secret/, 'no password is logged');
   });
 });
 
@@ -234,7 +235,7 @@ describe('shared store in Redis Cluster', function () {
   const processes: HeraldProcess[] = [];
 
   before(async () => {
-    cluster = await RedisClusterGroup.start();
+    cluster = await RedisClusterGroup.start({ password: 'cluster-secret' });
     h = new ApnsHarness();
     mock = await h.mock();
   });
@@ -245,7 +246,7 @@ describe('shared store in Redis Cluster', function () {
   });
 
   it('de-duplicates and shares rejections across instances, for devices on every primary', async () => {
-    const store = { cluster: { nodes: cluster.nodes }, timeout_ms: 5_000 };
+    const store = { cluster: { nodes: cluster.nodes, password: 'cluster-secret' }, timeout_ms: 5_000 };
     const [a, b] = [await startHerald(processes, store, h.tokenApp(mock)), await startHerald(processes, store, h.tokenApp(mock))];
     assert.match(await health(a.url), HEALTHY);
 
@@ -269,9 +270,10 @@ describe('shared store in Redis Cluster', function () {
       const { live, dead } = labels.get(node.port) ?? { live: '', dead: '' };
       const { device: liveTag, delivery } = deliveryKey(`$${live}:example.org`, APP, device(live).pushkey);
       const expected = [`${KEY_PREFIX}{${liveTag}}d:${delivery}`, `${KEY_PREFIX}{${rejectionKey(APP, device(dead).pushkey)}}r`];
-      assert.deepEqual(((await ask(node.port, ['KEYS', `${KEY_PREFIX}*`])) as string[]).sort(), expected.sort(), `primary ${node.port}`);
+      assert.deepEqual(((await ask(node.port, ['KEYS', `${KEY_PREFIX}*`], cluster.password)) as string[]).sort(), expected.sort(), `primary ${node.port}`);
     }
     assert.equal(await storeErrors(a.metrics), 0);
     assert.equal(await storeErrors(b.metrics), 0);
+    assert.doesNotMatch(JSON.stringify([...a.herald.lines, ...b.herald.lines]), /cluster-secret/, 'the password is never logged');
   });
 });
