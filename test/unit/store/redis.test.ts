@@ -69,6 +69,32 @@ describe('store/redis', () => {
     }
   });
 
+  it('takes one command before a send and one after it, loading its script again when the server lost it', async () => {
+    const { store, metrics } = make();
+    await store.open();
+    const redis = await server.client();
+    /** Calls of the commands a store uses since the last CONFIG RESETSTAT, from INFO commandstats. */
+    const calls = async () =>
+      Object.fromEntries(
+        [...(await redis.info('commandstats')).matchAll(/^cmdstat_(evalsha|eval|set|get|exists|del):calls=(\d+)/gm)].map((m) => [m[1], Number(m[2])]),
+      );
+    try {
+      await redis.scriptFlush();
+      await redis.configResetStat();
+      const first = deliveryKey('$one-trip', 'app', 'key');
+      assert.equal(await store.claimDelivery(first, HOLD_MS), 'claimed');
+      // The script's own EXISTS and SET count too; the client sent EVALSHA (NOSCRIPT), then EVAL.
+      assert.deepEqual(await calls(), { evalsha: 1, eval: 1, exists: 1, set: 1 });
+      await store.rememberDelivered(first);
+      assert.deepEqual(await calls(), { evalsha: 1, eval: 1, exists: 1, set: 2 }, 'the delivered marker: one SET');
+      assert.equal(await store.claimDelivery(deliveryKey('$two-trips', 'app', 'key'), HOLD_MS), 'claimed');
+      assert.deepEqual(await calls(), { evalsha: 2, eval: 1, exists: 2, set: 3 }, 'the script loaded now: EVALSHA alone');
+      assert.equal(await errors(metrics, 'claim_delivery'), 0);
+    } finally {
+      redis.destroy();
+    }
+  });
+
   it('releases only a claim it still holds', async () => {
     const { store: first } = make();
     const { store: second } = make();
