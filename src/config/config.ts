@@ -8,6 +8,7 @@ import { DEFAULT_INFLIGHT_QUEUE_LIMIT, DEFAULT_INFLIGHT_REQUEST_LIMIT } from '..
 import type { PushkinType } from '../pushkins/pushkin';
 import type { PushkinTypes } from '../pushkins/registry';
 import { readObservability, type ObservabilityConfig } from '../observability/config';
+import type { RedisNode, RedisTopology } from '../store/redis';
 import { LOG_LEVELS, type LogLevel } from '../util/log';
 import { proxyUrlProblem } from '../util/proxy';
 import { ConfigError, ConfigProblems, ConfigSection, isPlainObject, pathKey } from './section';
@@ -78,9 +79,8 @@ export interface StoreConfig {
   /** Bounds of the memory store (a Redis server is bounded by its own maxmemory). */
   readonly rejectedMaxEntries: number;
   readonly dedupMaxEntries: number;
-  /** Present when `type` is redis. */
-  readonly redis?: {
-    readonly url: string;
+  /** Present when `type` is redis: where (one server, Sentinel or Cluster), and how. */
+  readonly redis?: RedisTopology & {
     readonly keyPrefix: string;
     /** The longest a store call may take before Herald goes on without it. */
     readonly timeoutMs: number;
@@ -283,7 +283,7 @@ function readStore(section: ConfigSection, workers: number): StoreConfig {
     dedupTtlSeconds: section.integer('dedup_ttl_seconds', { default: 86_400, min: 1 }),
     dedupMaxEntries: section.integer('dedup_max_entries', { default: 100_000, min: 1 }),
   };
-  const redisKeys = ['url', 'key_prefix', 'timeout_ms'];
+  const redisKeys = ['url', 'sentinel', 'cluster', 'key_prefix', 'timeout_ms'];
   if (type === 'memory') {
     // Each worker would remember on its own: a retry reaching another worker notifies twice.
     if (workers > 1) {
@@ -294,14 +294,15 @@ function readStore(section: ConfigSection, workers: number): StoreConfig {
     section.finish();
     return common;
   }
-  const url = section.string('url', { required: true });
-  if (url !== undefined) {
-    const problem = redisUrlProblem(url);
-    if (problem !== undefined) section.error('url', problem);
+  const topology = readRedisTopology(section);
+  const keyPrefix = section.string('key_prefix', { default: 'herald:' });
+  // A brace in the prefix would make it the hash tag of every key: all on one Cluster node.
+  if (topology !== undefined && 'cluster' in topology && /[{}]/.test(keyPrefix)) {
+    section.error('key_prefix', 'must not contain { or } with store.cluster: Herald puts a hash tag of its own in every key');
   }
   const redis = {
-    url: url ?? '',
-    keyPrefix: section.string('key_prefix', { default: 'herald:' }),
+    ...(topology ?? { url: '' }),
+    keyPrefix,
     timeoutMs: section.integer('timeout_ms', { default: DEFAULT_STORE_TIMEOUT_MS, min: 1, max: 10_000 }),
   };
   for (const key of ['rejected_max_entries', 'dedup_max_entries'].filter((k) => section.has(k))) {
@@ -309,6 +310,63 @@ function readStore(section: ConfigSection, workers: number): StoreConfig {
   }
   section.finish();
   return { ...common, redis };
+}
+
+/** Exactly one of store.url (one server), store.sentinel, store.cluster; undefined after an error. */
+function readRedisTopology(section: ConfigSection): RedisTopology | undefined {
+  const given = (['url', 'sentinel', 'cluster'] as const).filter((key) => section.has(key));
+  if (given.length !== 1) {
+    section.error(given[1] ?? 'url', given.length === 0 ? 'required with store.type: redis (or store.sentinel, or store.cluster)' : `give one of store.url, store.sentinel and store.cluster, not ${given.join(' and ')}`);
+    section.accept('url', 'sentinel', 'cluster');
+    return undefined;
+  }
+  if (given[0] === 'url') {
+    const url = section.string('url', { required: true });
+    const problem = redisUrlProblem(url);
+    if (problem !== undefined) section.error('url', problem);
+    return { url };
+  }
+  if (given[0] === 'sentinel') {
+    const sentinel = section.section('sentinel');
+    const name = sentinel.string('name', { required: true });
+    const nodes = readRedisNodes(sentinel, 26379);
+    const password = sentinel.string('password');
+    const sentinelPassword = sentinel.string('sentinel_password');
+    const tls = sentinel.boolean('tls', { default: false });
+    sentinel.finish();
+    return {
+      sentinel: {
+        name: name ?? '',
+        nodes,
+        tls,
+        ...(password !== undefined ? { password } : {}),
+        ...(sentinelPassword !== undefined ? { sentinelPassword } : {}),
+      },
+    };
+  }
+  const cluster = section.section('cluster');
+  const nodes = readRedisNodes(cluster, 6379);
+  const password = cluster.string('password');
+  const tls = cluster.boolean('tls', { default: false });
+  cluster.finish();
+  return { cluster: { nodes, tls, ...(password !== undefined ? { password } : {}) } };
+}
+
+/** `nodes`: host:port entries ([v6 address]:port; the port defaults to `defaultPort`). */
+function readRedisNodes(section: ConfigSection, defaultPort: number): RedisNode[] {
+  const entries = section.stringList('nodes', { required: true }) ?? [];
+  if (entries.length === 0 && section.has('nodes')) section.error('nodes', 'must name at least one node (host:port)');
+  const nodes: RedisNode[] = [];
+  entries.forEach((entry, i) => {
+    const match = /^(?:\[([^\]]+)\]|([^:\s[\]]+))(?::(\d{1,5}))?$/.exec(entry.trim());
+    const port = match?.[3] === undefined ? defaultPort : Number(match[3]);
+    if (!match || port < 1 || port > 65_535) {
+      section.problems.error(`${section.keyPath('nodes')}[${i}]`, `must be host:port (e.g. 10.0.0.1:${defaultPort}), got ${JSON.stringify(entry)}`);
+      return;
+    }
+    nodes.push({ host: match[1] ?? match[2] ?? '', port });
+  });
+  return nodes;
 }
 
 /** Why `url` cannot name a Redis server, or undefined. Never quotes the URL: it may hold a password. */

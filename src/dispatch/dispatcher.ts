@@ -4,7 +4,7 @@ import type { Device, Notification } from '../notification/types';
 import type { DeviceTrace, ErrorReporter, NotifyTrace } from '../observability/hooks';
 import { stringsOf } from '../observability/scrub';
 import type { DispatchContext, DispatchOutcome, Pushkin } from '../pushkins/pushkin';
-import { deliveryKey, type PushStore } from '../store/store';
+import { deliveryKey, type DeliveryKey, type PushStore } from '../store/store';
 import type { Clock } from '../util/clock';
 import type { Logger } from '../util/log';
 import { redactPushkey } from '../util/redact';
@@ -122,20 +122,15 @@ export class Dispatcher {
       ctx.log.warn(`rejecting pushkey: ${device.unsendable}`);
       return this.record(appMetrics, app, device, { kind: 'rejected', reason: device.unsendable });
     }
-    if (await this.store.isRejected(app, device.pushkey)) {
-      appMetrics.rejectedFromMemory.inc();
-      ctx.log.info('rejecting pushkey found dead by an earlier request');
-      return this.record(appMetrics, app, device, { kind: 'rejected', reason: 'found dead by an earlier request' });
-    }
-
     const eventId = notification.event_id;
     // Badge-only pushes carry no event_id: count updates are idempotent and never de-duplicated.
     if (eventId === undefined) {
+      if (await this.store.isRejected(app, device.pushkey)) return this.rejectedFromMemory(appMetrics, app, ctx);
       return this.record(appMetrics, app, device, await this.send(pushkin, notification, ctx));
     }
 
     const key = deliveryKey(eventId, app, device.pushkey);
-    const running = this.inProgress.get(key);
+    const running = this.inProgress.get(key.delivery);
     if (running) {
       appMetrics.deduplicated.inc();
       if (this.log.isLevelEnabled('debug')) ctx.log.debug('event being handled for this device by another request; waiting for it');
@@ -146,10 +141,15 @@ export class Dispatcher {
     // store's look-up (a network round trip with a shared store) waits instead of sending
     // again; the store's claim does the same across processes.
     const claim: Claim = {};
-    this.inProgress.set(key, claim);
+    this.inProgress.set(key.delivery, claim);
     let outcome: DispatchOutcome = { kind: 'failed', reason: 'internal error' };
     try {
       const found = await this.claimDelivery(key, ctx);
+      if (found === 'rejected') {
+        const result = await this.rejectedFromMemory(appMetrics, app, ctx);
+        outcome = result.outcome;
+        return result;
+      }
       if (found === 'delivered') {
         appMetrics.deduplicated.inc();
         if (this.log.isLevelEnabled('debug')) ctx.log.debug('event already delivered to this device; not notifying it twice');
@@ -160,29 +160,28 @@ export class Dispatcher {
         outcome = { kind: 'retry', reason: 'another process is still sending this event to this device' };
         return { device, app, outcome };
       }
-      if (found === 'claimed-after-wait' && (await this.store.isRejected(app, device.pushkey))) {
-        await this.store.releaseDelivery(key);
-        appMetrics.rejectedFromMemory.inc();
-        outcome = { kind: 'rejected', reason: 'found dead by an earlier request' };
-        return this.record(appMetrics, app, device, outcome);
-      }
       outcome = await this.send(pushkin, notification, ctx);
       // A rejection is remembered before the claim goes, so a process waiting on the claim finds it.
       const result = await this.record(appMetrics, app, device, outcome);
-      await (outcome.kind === 'delivered' ? this.store.rememberDelivered(key) : this.store.releaseDelivery(key));
+      // Settled without waiting: until it is, the claim stands and a retry waits for it, so
+      // the answer need not wait for the store's round trip.
+      (outcome.kind === 'delivered' ? this.store.rememberDelivered(key) : this.store.releaseDelivery(key)).catch((err: unknown) =>
+        ctx.log.error({ err }, 'settling the delivery in the store failed unexpectedly'),
+      );
       return result;
     } finally {
-      this.inProgress.delete(key);
+      this.inProgress.delete(key.delivery);
       for (const waiter of claim.waiters ?? []) waiter(outcome);
     }
   }
 
   /**
-   * Claims the delivery in the store. While another process holds the claim (a retry
-   * that reached another worker or instance while the first send is in flight), asks
-   * again every CLAIM_POLL_MS until that send settles, or until the request's deadline.
+   * Claims the delivery in the store (which finds a remembered rejection in the same
+   * step). While another process holds the claim (a retry that reached another worker or
+   * instance while the first send is in flight), asks again every CLAIM_POLL_MS until
+   * that send settles, or until the request's deadline.
    */
-  private async claimDelivery(key: string, ctx: DeviceContext): Promise<'claimed' | 'claimed-after-wait' | 'delivered' | 'deadline'> {
+  private async claimDelivery(key: DeliveryKey, ctx: DeviceContext): Promise<'claimed' | 'rejected' | 'delivered' | 'deadline'> {
     const holdMs = this.deadlineMs + CLAIM_MARGIN_MS;
     let found = await this.store.claimDelivery(key, holdMs);
     if (found !== 'in-flight') return found;
@@ -195,7 +194,13 @@ export class Dispatcher {
       }
       found = await this.store.claimDelivery(key, holdMs);
     }
-    return found === 'claimed' ? 'claimed-after-wait' : found;
+    return found;
+  }
+
+  private rejectedFromMemory(appMetrics: AppMetrics, app: string, ctx: DeviceContext): Promise<DeviceResult> {
+    appMetrics.rejectedFromMemory.inc();
+    ctx.log.info('rejecting pushkey found dead by an earlier request');
+    return this.record(appMetrics, app, ctx.device, { kind: 'rejected', reason: 'found dead by an earlier request' });
   }
 
   private async send(pushkin: Pushkin, notification: Notification, ctx: DeviceContext): Promise<DispatchOutcome> {

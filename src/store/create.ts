@@ -22,9 +22,18 @@ export async function createStore(config: StoreConfig, env: { log: Logger; metri
   return new MemoryStore(config);
 }
 
-/** The store for the "herald is ready" line: its type, and where (the URL without its password). */
+/** The store for the "herald is ready" line: its type, and where (the URL without its password; the nodes). */
 export function describeStore(config: StoreConfig): string {
-  return config.redis ? `redis ${redactRedisUrl(config.redis.url)} (key prefix ${JSON.stringify(config.redis.keyPrefix)})` : 'memory';
+  const redis = config.redis;
+  if (!redis) return 'memory';
+  const nodes = (list: ReadonlyArray<{ host: string; port: number }>) => list.map(({ host, port }) => (host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`)).join(',');
+  const where =
+    'sentinel' in redis
+      ? `sentinel ${redis.sentinel.name} at ${nodes(redis.sentinel.nodes)}`
+      : 'cluster' in redis
+        ? `cluster at ${nodes(redis.cluster.nodes)}`
+        : redactRedisUrl(redis.url);
+  return `redis ${where} (key prefix ${JSON.stringify(redis.keyPrefix)})`;
 }
 
 /** The URL with its password (and user name) replaced, for logs. */

@@ -1,5 +1,5 @@
 import { ExpiringSet } from './lru';
-import { rejectionKey, type DeliveryClaim, type PushStore, type StoreHealth } from './store';
+import { rejectionKey, type DeliveryClaim, type DeliveryKey, type PushStore, type StoreHealth } from './store';
 
 export interface MemoryStoreOptions {
   readonly rejectedTtlSeconds: number;
@@ -41,22 +41,23 @@ export class MemoryStore implements PushStore {
     this.rejected.add(keyBytes(rejectionKey(appId, pushkey)));
   }
 
-  async claimDelivery(key: string, holdMs: number): Promise<DeliveryClaim> {
-    if (this.delivered.has(keyBytes(key))) return 'delivered';
+  async claimDelivery({ device, delivery }: DeliveryKey, holdMs: number): Promise<DeliveryClaim> {
+    if (this.rejected.size > 0 && this.rejected.has(keyBytes(device))) return 'rejected';
+    if (this.delivered.has(keyBytes(delivery))) return 'delivered';
     const now = this.now();
-    const lapses = this.claims.get(key);
+    const lapses = this.claims.get(delivery);
     if (lapses !== undefined && lapses > now) return 'in-flight';
-    this.claims.set(key, now + holdMs);
+    this.claims.set(delivery, now + holdMs);
     return 'claimed';
   }
 
-  async rememberDelivered(key: string): Promise<void> {
-    this.delivered.add(keyBytes(key));
-    this.claims.delete(key);
+  async rememberDelivered({ delivery }: DeliveryKey): Promise<void> {
+    this.delivered.add(keyBytes(delivery));
+    this.claims.delete(delivery);
   }
 
-  async releaseDelivery(key: string): Promise<void> {
-    this.claims.delete(key);
+  async releaseDelivery({ delivery }: DeliveryKey): Promise<void> {
+    this.claims.delete(delivery);
   }
 
   health(): StoreHealth {

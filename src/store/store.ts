@@ -7,7 +7,9 @@ export type DeliveryClaim =
   /** The delivery already happened (a homeserver retry): nothing to send. */
   | 'delivered'
   /** Another process holds the claim and is sending now. */
-  | 'in-flight';
+  | 'in-flight'
+  /** The pushkey was found dead by an earlier request (as isRejected): nothing to send, nothing claimed. */
+  | 'rejected';
 
 /** Whether the store answers; a degraded store is skipped (see RedisStore), Herald keeps delivering. */
 export type StoreHealth = { readonly state: 'ok' } | { readonly state: 'degraded'; readonly reason: string };
@@ -28,15 +30,17 @@ export interface PushStore {
   /** Remembers a dead pushkey so it is rejected again on the next call that carries it. */
   rememberRejected(appId: string, pushkey: string): Promise<void>;
   /**
-   * Claims the delivery (see deliveryKey) atomically, so that of two processes handling
-   * the same event for the same device at once exactly one sends. The claim lapses after
-   * `holdMs` if its holder never settles it (a process that died mid-send).
+   * Checks for a remembered rejection of the device and, if there is none, claims the
+   * delivery (see deliveryKey) atomically, so that of two processes handling the same
+   * event for the same device at once exactly one sends: one step, so that a shared store
+   * answers it in one round trip. The claim lapses after `holdMs` if its holder never
+   * settles it (a process that died mid-send).
    */
-  claimDelivery(key: string, holdMs: number): Promise<DeliveryClaim>;
+  claimDelivery(key: DeliveryKey, holdMs: number): Promise<DeliveryClaim>;
   /** Settles a claim held by this process: delivered, remembered for the de-duplication window. */
-  rememberDelivered(key: string): Promise<void>;
+  rememberDelivered(key: DeliveryKey): Promise<void>;
   /** Settles a claim held by this process without a delivery, so a retry may send. */
-  releaseDelivery(key: string): Promise<void>;
+  releaseDelivery(key: DeliveryKey): Promise<void>;
   health(): StoreHealth;
   close(): Promise<void>;
 }
@@ -51,9 +55,16 @@ function key96(text: string): string {
   return hash('sha256', text, 'base64').slice(0, 16);
 }
 
-/** Names the delivery of one event to one device: (event_id, app, pushkey), NUL-separated. */
-export function deliveryKey(eventId: string, app: string, pushkey: string): string {
-  return key96(`${eventId}\u0000${app}\u0000${pushkey}`);
+/** Names the delivery of one event to one device. */
+export interface DeliveryKey {
+  /** The device: rejectionKey(app, pushkey), under which its rejection is remembered. */
+  readonly device: string;
+  /** The delivery: a hash of (event_id, app, pushkey), NUL-separated. */
+  readonly delivery: string;
+}
+
+export function deliveryKey(eventId: string, app: string, pushkey: string): DeliveryKey {
+  return { device: rejectionKey(app, pushkey), delivery: key96(`${eventId}\u0000${app}\u0000${pushkey}`) };
 }
 
 /** Names a dead pushkey of one app: (app, pushkey), NUL-separated. */

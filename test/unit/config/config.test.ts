@@ -124,7 +124,7 @@ apps:
   });
 
   it('refuses a Redis store without a usable URL, never quoting the URL (it may hold a password)', () => {
-    assert.deepEqual(problemsOf('store: {type: redis}\napps: {a: {type: noop}}'), ['store.url: required (a string)']);
+    assert.deepEqual(problemsOf('store: {type: redis}\napps: {a: {type: noop}}'), ['store.url: required with store.type: redis (or store.sentinel, or store.cluster)']);
     assert.deepEqual(problemsOf('store: {type: redis, url: "http://:pw@host:6379", timeout_ms: 0}\napps: {a: {type: noop}}'), [
       'store.url: must start with redis:// or rediss:// (TLS), not http://',
       'store.timeout_ms: must be at least 1, got 0',
@@ -133,6 +133,57 @@ apps:
       'store.url: must be a URL such as redis://host:6379 or rediss://:password@host:6380',
     ]);
   });
+
+  it('reads a Sentinel or a Cluster topology instead of a URL', () => {
+    const sentinel = load(`
+store:
+  type: redis
+  sentinel: {name: herald, nodes: ['10.0.0.1:26380', 'sentinel.internal', '[fd00::1]:26379'], password: data-pw, sentinel_password: s-pw, tls: true}
+apps: {a: {type: noop}}`);
+    assert.deepEqual(sentinel.warnings, []);
+    assert.deepEqual(sentinel.config.store.redis, {
+      sentinel: {
+        name: 'herald',
+        nodes: [
+          { host: '10.0.0.1', port: 26380 },
+          { host: 'sentinel.internal', port: 26379 },
+          { host: 'fd00::1', port: 26379 },
+        ],
+        password: 'data-pw',
+        sentinelPassword: 's-pw',
+        tls: true,
+      },
+      keyPrefix: 'herald:',
+      timeoutMs: 100,
+    });
+    const cluster = load("store: {type: redis, cluster: {nodes: ['10.0.0.1:7000', 10.0.0.2]}, key_prefix: 'h:'}\napps: {a: {type: noop}}");
+    assert.deepEqual(cluster.config.store.redis, {
+      cluster: { nodes: [{ host: '10.0.0.1', port: 7000 }, { host: '10.0.0.2', port: 6379 }], tls: false },
+      keyPrefix: 'h:',
+      timeoutMs: 100,
+    });
+  });
+
+  const TOPOLOGY_PROBLEMS: ReadonlyArray<readonly [string, readonly string[]]> = [
+    ['{url: "redis://a", cluster: {nodes: [a]}}', ['store.cluster: give one of store.url, store.sentinel and store.cluster, not url and cluster']],
+    ['{sentinel: {nodes: [a]}}', ['store.sentinel.name: required (a string)']],
+    ['{sentinel: {name: m, nodes: []}}', ['store.sentinel.nodes: must name at least one node (host:port)']],
+    ['{sentinel: {name: m}}', ['store.sentinel.nodes: required (a list of strings)']],
+    ['{cluster: {nodes: ["a:0", "b:x", "a b:1", "c:70000"], tls: "yes"}}', [
+      'store.cluster.nodes[0]: must be host:port (e.g. 10.0.0.1:6379), got "a:0"',
+      'store.cluster.nodes[1]: must be host:port (e.g. 10.0.0.1:6379), got "b:x"',
+      'store.cluster.nodes[2]: must be host:port (e.g. 10.0.0.1:6379), got "a b:1"',
+      'store.cluster.nodes[3]: must be host:port (e.g. 10.0.0.1:6379), got "c:70000"',
+      'store.cluster.tls: must be true or false, got string "yes"',
+    ]],
+    ['{cluster: {nodes: [a]}, key_prefix: "h{x}:"}', ['store.key_prefix: must not contain { or } with store.cluster: Herald puts a hash tag of its own in every key']],
+    ['{sentinel: "mymaster"}', ['store.sentinel: must be a mapping, got string "mymaster"', 'store.sentinel.name: required (a string)', 'store.sentinel.nodes: required (a list of strings)']],
+  ];
+  for (const [store, problems] of TOPOLOGY_PROBLEMS) {
+    it(`refuses store: ${store}, naming the key`, () => {
+      assert.deepEqual(problemsOf(`store: {type: redis, ${store.slice(1, -1)}}\napps: {a: {type: noop}}`), problems);
+    });
+  }
 
   it('refuses several workers with the memory store, naming store.type: redis as the way', () => {
     for (const yaml of ['workers: 2\napps: {a: {type: noop}}', 'workers: 3\nstore: {type: memory}\napps: {a: {type: noop}}']) {

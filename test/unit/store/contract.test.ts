@@ -63,10 +63,18 @@ const CASES: ReadonlyArray<readonly [string, (views: Views) => Promise<void>]> =
     },
   ],
   [
-    'keeps rejections and deliveries apart',
+    'answers a claim on a dead pushkey with the rejection, without claiming',
     async ({ first, second }) => {
+      const key = deliveryKey('$dead', 'app', 'dead');
       await first.rememberRejected('app', 'dead');
-      assert.equal(await second.claimDelivery(deliveryKey('$e', 'app', 'dead'), HOLD_MS), 'claimed');
+      assert.equal(await second.claimDelivery(key, HOLD_MS), 'rejected');
+      assert.equal(await second.claimDelivery(deliveryKey('$dead', 'other-app', 'dead'), HOLD_MS), 'claimed', 'dead for its app only');
+      assert.equal(await second.claimDelivery(deliveryKey('$dead', 'app', 'alive'), HOLD_MS), 'claimed');
+    },
+  ],
+  [
+    'does not take a delivered device for a dead one',
+    async ({ first, second }) => {
       const key = deliveryKey('$apart', 'app', 'alive');
       await first.claimDelivery(key, HOLD_MS);
       await first.rememberDelivered(key);

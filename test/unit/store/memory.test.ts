@@ -56,9 +56,10 @@ describe('store/memory', () => {
       deliveryKey('$e2', 'app', 'key'),
       deliveryKey('$e\u0000app', 'key', ''),
     ];
-    assert.equal(new Set(keys).size, keys.length);
-    assert.ok(keys.every((key) => key.length === 16));
-    assert.equal(deliveryKey('$e', 'app', 'key'), keys[0], 'stable');
+    assert.equal(new Set(keys.map((key) => key.delivery)).size, keys.length);
+    assert.ok(keys.every((key) => key.delivery.length === 16 && key.device.length === 16));
+    assert.deepEqual(deliveryKey('$e', 'app', 'key'), keys[0], 'stable');
+    assert.equal(deliveryKey('$e2', 'app', 'key').device, keys[0]?.device, 'one device, whatever the event');
   });
 
   it('finds every key after removals in the middle of a probe run', () => {

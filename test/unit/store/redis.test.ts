@@ -52,16 +52,44 @@ describe('store/redis', () => {
     assert.equal(await store.claimDelivery(key, HOLD_MS), 'claimed');
     await store.rememberRejected('app', 'dead');
     const redis = await server.client();
+    // One hash tag per device (Cluster-safe scripts): the device's rejection and its deliveries.
+    const deliveryName = `herald-test:{${key.device}}d:${key.delivery}`;
     try {
-      const claimTtl = await redis.pTTL(`herald-test:d:${key}`);
+      const claimTtl = await redis.pTTL(deliveryName);
       assert.ok(claimTtl > 0 && claimTtl <= HOLD_MS, `claim expires within its hold time: ${claimTtl}`);
       await store.rememberDelivered(key);
-      assert.equal(await redis.get(`herald-test:d:${key}`), 'd');
-      const deliveredTtl = await redis.ttl(`herald-test:d:${key}`);
+      assert.equal(await redis.get(deliveryName), 'd');
+      const deliveredTtl = await redis.ttl(deliveryName);
       assert.ok(deliveredTtl > 3_500 && deliveredTtl <= 3_600, `delivered marker expires after the de-dup window: ${deliveredTtl}`);
-      const rejectedTtl = await redis.ttl(`herald-test:r:${rejectionKey('app', 'dead')}`);
+      const rejectedTtl = await redis.ttl(`herald-test:{${rejectionKey('app', 'dead')}}r`);
       assert.ok(rejectedTtl > 500 && rejectedTtl <= 600, `rejection expires after its window: ${rejectedTtl}`);
       assert.deepEqual((await redis.keys('*')).filter((k) => !k.startsWith('herald-test:')), []);
+    } finally {
+      redis.destroy();
+    }
+  });
+
+  it('takes one command before a send and one after it, loading its script again when the server lost it', async () => {
+    const { store, metrics } = make();
+    await store.open();
+    const redis = await server.client();
+    /** Calls of the commands a store uses since the last CONFIG RESETSTAT, from INFO commandstats. */
+    const calls = async () =>
+      Object.fromEntries(
+        [...(await redis.info('commandstats')).matchAll(/^cmdstat_(evalsha|eval|set|get|exists|del):calls=(\d+)/gm)].map((m) => [m[1], Number(m[2])]),
+      );
+    try {
+      await redis.scriptFlush();
+      await redis.configResetStat();
+      const first = deliveryKey('$one-trip', 'app', 'key');
+      assert.equal(await store.claimDelivery(first, HOLD_MS), 'claimed');
+      // The script's own EXISTS and SET count too; the client sent EVALSHA (NOSCRIPT), then EVAL.
+      assert.deepEqual(await calls(), { evalsha: 1, eval: 1, exists: 1, set: 1 });
+      await store.rememberDelivered(first);
+      assert.deepEqual(await calls(), { evalsha: 1, eval: 1, exists: 1, set: 2 }, 'the delivered marker: one SET');
+      assert.equal(await store.claimDelivery(deliveryKey('$two-trips', 'app', 'key'), HOLD_MS), 'claimed');
+      assert.deepEqual(await calls(), { evalsha: 2, eval: 1, exists: 2, set: 3 }, 'the script loaded now: EVALSHA alone');
+      assert.equal(await errors(metrics, 'claim_delivery'), 0);
     } finally {
       redis.destroy();
     }
