@@ -1,6 +1,6 @@
-import { ApnsMock } from '../test/helpers/apns-mock';
-import { apnsTestPki } from '../test/helpers/apns-pki';
-import { FcmMock, testKeys } from '../test/helpers/fcm-mock';
+import { ApnsMock } from '../test/upstreams/apns-mock';
+import { apnsTestPki } from '../test/upstreams/apns-pki';
+import { FcmMock, testKeys } from '../test/upstreams/fcm-mock';
 
 /**
  * Child process of the bench: the upstream mocks the tests use (APNs over HTTP/2 + TLS

@@ -2,7 +2,7 @@ import { Metrics } from '../src/metrics/metrics';
 import { RedisStore } from '../src/store/redis';
 import { deliveryKey } from '../src/store/store';
 import { createLogger } from '../src/util/log';
-import { RedisServer } from '../test/helpers/redis-server';
+import { RedisServer } from '../test/upstreams/redis-server';
 
 /**
  * `node dist/bench/redis-memory.js [entries]`: Redis memory per remembered item, for

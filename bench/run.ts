@@ -41,7 +41,7 @@ import {
   type ScenarioResult,
   type SoakResult,
 } from './report';
-import { RedisServer } from '../test/helpers/redis-server';
+import { RedisServer } from '../test/upstreams/redis-server';
 import { APP_APNS, APP_FCM, APP_NOOP, bodyParts, NOTIFY_PATH, scenario, type Scenario } from './scenarios';
 import { measureStoreMemory, type StoreMemoryResult } from './store-memory';
 import { runWrk, wrkPath } from './wrk';

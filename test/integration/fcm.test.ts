@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { gcpMetadata } from 'google-auth-library';
-import { apnsTestPki } from '../helpers/apns-pki';
-import { FCM, FcmMock, noAmbientCredentials, testKeys, type Answer } from '../helpers/fcm-mock';
+import { apnsTestPki } from '../upstreams/apns-pki';
+import { FCM, FcmMock, noAmbientCredentials, testKeys, type Answer } from '../upstreams/fcm-mock';
 import { metric, notifyBody, startGateway, type RunningGateway } from '../helpers/gateway';
 import { assertUpstreamNotifyResponse } from '../helpers/upstream-schema';
 import { ConnectProxy } from '../helpers/connect-proxy';

@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { tempDir } from '../helpers/temp';
+import { tempDir } from '../upstreams/temp';
 
 const ROOT = join(__dirname, '..', '..');
 const run = promisify(execFile);

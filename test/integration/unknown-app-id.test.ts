@@ -5,7 +5,7 @@ import { loadConfigText } from '../../src/config/config';
 import { BUILTIN_PUSHKIN_TYPES } from '../../src/pushkins/registry';
 import { startGateway, type RunningGateway } from '../helpers/gateway';
 import { runHeraldSync } from '../helpers/process';
-import { tempDir } from '../helpers/temp';
+import { tempDir } from '../upstreams/temp';
 
 const APPS = `
 apps:

@@ -8,7 +8,7 @@ import { APPLE_PUSH_OIDS, checkCertificate } from '../../../../src/pushkins/apns
 import { extensionOids } from '../../../../src/pushkins/apns/der';
 import { apnsPushkinType } from '../../../../src/pushkins/apns/type';
 import { BUILTIN_PUSHKIN_TYPES } from '../../../../src/pushkins/registry';
-import { apnsTestPki, type ApnsTestPki } from '../../../helpers/apns-pki';
+import { apnsTestPki, type ApnsTestPki } from '../../../upstreams/apns-pki';
 
 const APP = 'apps."com.example.ios"';
 
