@@ -96,6 +96,10 @@ export class HeraldProcess {
     return `http://${(ready.listen as string[])[0]}`;
   }
 
+  get pid(): number {
+    return this.child.pid as number;
+  }
+
   signal(signal: NodeJS.Signals): void {
     this.child.kill(signal);
   }
