@@ -30,8 +30,9 @@ const USAGE = `npm run bench -- [options]       (or node dist/bench/run.js after
                      default: this repository. Builds alternate within each round.
   --node PATH        the node binary for Herald and the bare server (default: the bench's own)
   --node-arg ARG     a flag for Herald's node, repeatable (e.g. --node-arg=--cpu-prof)
-  --soak S           after the scenarios: S seconds of mixed2 at half its measured maximum
-                     rate; prints the RSS slope after the first minute (0: no soak)
+  --soak S           after the scenarios, on the last build: S seconds of mixed2 at half its
+                     measured maximum rate; prints the RSS slope after the first minute
+                     (0: no soak; 600 for the 10-minute soak)
   --store S          memory (default) or redis (a redis-server the bench starts)
   --fcm-tls          FCM mock over TLS: Herald speaks HTTP/2 to it, as to the real FCM
   --json FILE        also write every row and figure as JSON
@@ -280,7 +281,9 @@ async function main(): Promise<number> {
       }
     }
   }
-  const soakResult = opts.soakS > 0 && opts.builds[0] ? await soak(run, opts.builds[0]) : undefined;
+  // The last build is the one under test when several are compared.
+  const soakBuild = opts.builds[opts.builds.length - 1];
+  const soakResult = opts.soakS > 0 && soakBuild ? await soak(run, soakBuild) : undefined;
   const summaries = opts.builds.map((b) => summarize(b.name, rows, idle.get(b.name) ?? []));
   const startups = rows.flatMap((r) => (r.startupMs === undefined ? [] : [r.startupMs]));
 
