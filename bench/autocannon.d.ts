@@ -18,6 +18,8 @@ declare module 'autocannon' {
       connections?: number;
       duration?: number;
       pipelining?: number;
+      /** Requests per second over all connections. */
+      overallRate?: number;
       timeout?: number;
       requests?: RequestSpec[];
     }

@@ -4,8 +4,8 @@ import type { AddressInfo } from 'node:net';
 let sink: Promise<string> | undefined;
 
 /**
- * An OTLP/HTTP collector that reads every export and answers success, in the bench's own
- * process (its CPU is not Herald's): the `noop_traced` scenario's spans go there.
+ * An OTLP/HTTP collector that reads every export and answers success, in the mocks'
+ * process (its CPU is not Herald's): the traced scenarios' spans go there.
  * Started on first use; it does not keep the process alive.
  */
 export function otlpSink(): Promise<string> {

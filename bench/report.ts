@@ -1,319 +1,139 @@
-import type { StoreMemoryResult } from './store-memory';
-import type { LoadResult } from './loader';
-import type { MockRoundTripResult } from './mock-rtt';
-import type { ScenarioName } from './scenarios';
+import type { LoadResult } from './load';
+import { SUSTAINED } from './scenarios';
 
-/** Results of one run, as printed and as written by --json. */
+/** What the bench measured, the figures derived from it, and how they are printed. */
 
-export interface ScenarioResult {
-  readonly name: ScenarioName;
-  readonly description: string;
-  readonly target: 'ceiling' | 'herald';
+export const MiB = 1024 * 1024;
+
+export interface Row {
+  readonly build: string;
+  readonly round: number;
+  readonly scenario: string;
   readonly devices: number;
-  readonly logLevel: string;
-  /** The load generator's connections (the scenario's own, or --connections). */
-  readonly connections?: number;
-  readonly load?: LoadResult;
-  readonly rps?: number;
-  readonly devicesPerS?: number;
-  /** req/s as % of the ceiling scenario's req/s in the same run. */
-  pctOfCeiling?: number;
-  readonly rssAfterWarmupBytes?: number;
-  readonly peakRssBytes?: number;
-  /** Spawn → first 200 on GET /health (Herald only). */
-  readonly startupMs?: number;
-  /** Herald processes (more than 1 with workers). */
-  readonly processes?: number;
-  /** CPU % of one core during the measurement: herald|ceiling, mocks, loader, bench, machine, other. */
-  readonly cpu?: Readonly<Record<string, number>>;
-  /** Warn/error lines Herald logged during the scenario, and the first one. */
-  readonly heraldWarnings?: number;
-  readonly firstWarning?: string;
-  readonly profile?: string;
-  /** The APNs mock's own round trip, measured right before this scenario's measurement (apns_1conn). */
-  readonly mockRoundTrip?: MockRoundTripResult;
-  /** Why the round trip could not be measured, when it could not. */
-  readonly mockRoundTripError?: string;
-  readonly error?: string;
-}
-
-/** Resident memory of Herald started on config.sample.yaml, after a while without requests. */
-export interface IdleRssResult {
-  readonly config: string;
-  /** How long Herald sat idle after its first 200 on /health before VmRSS was read. */
-  readonly idleMs: number;
-  /** VmRSS summed over Herald's process tree, one per start. */
-  readonly samplesBytes: readonly number[];
-  readonly medianBytes: number;
-  readonly processes: number;
-  /** Spawn → first 200 on /health for each of these starts (not counted in `startup`). */
-  readonly startupsMs: readonly number[];
-}
-
-export interface SoakResult {
-  readonly scenario: ScenarioName;
-  readonly warmupS: number;
-  readonly soakS: number;
-  readonly rssAfterWarmupBytes: number;
-  readonly rssAfterSoakBytes: number;
-  readonly growthPct: number;
-  readonly peakRssBytes: number;
-  readonly trajectory: ReadonlyArray<{ readonly tS: number; readonly rssBytes: number }>;
   readonly load: LoadResult;
+  /** The target's CPU (all its processes and threads) during the measurement ÷ requests answered. */
+  readonly cpuMsPerReq: number;
+  readonly peakRssBytes: number;
+  readonly startupMs?: number;
+  /** 1-minute load average when the measurement ended: other work on the machine skews every number. */
+  readonly loadAvg: number;
 }
 
-export interface TargetResult {
-  readonly name: string;
-  readonly target: string;
-  readonly measured: string;
-  /** undefined: not measured in this run. */
-  readonly pass?: boolean;
-  readonly note?: string;
+export interface Soak {
+  readonly build: string;
+  readonly maxRate: number;
+  readonly rate: number;
+  readonly load: LoadResult;
+  /** RSS every 5 s from the start of the rated load. */
+  readonly trajectory: ReadonlyArray<{ readonly tS: number; readonly rssBytes: number }>;
+  /** Samples before this are left out of the slope (V8 grows its heap to its working size first). */
+  readonly fromS: number;
+  readonly slopeMiBPerMin: number;
 }
 
-export interface BenchReport {
-  readonly meta: {
-    readonly date: string;
-    readonly commit: string;
-    readonly node: string;
-    readonly cpus: number;
-    readonly cpuModel: string;
-    readonly loader: string;
-    readonly connections: number;
-    readonly durationS: number;
-    readonly warmupS: number;
-    readonly workers?: number;
-    readonly workersNote?: string;
-    /** Herald's store (--store). */
-    readonly store?: 'memory' | 'redis';
-    /** --set settings, when any. */
-    readonly settings?: Readonly<Record<string, unknown>>;
-    readonly loadAverageBefore: readonly number[];
-    readonly loadAverageAfter: readonly number[];
-    readonly profiled: boolean;
-  };
-  readonly scenarios: readonly ScenarioResult[];
-  readonly startup?: { readonly samplesMs: readonly number[]; readonly medianMs: number; readonly maxMs: number };
-  readonly soak?: SoakResult;
-  readonly storeMemory?: StoreMemoryResult;
-  readonly idleRss?: IdleRssResult;
-  readonly targets: readonly TargetResult[];
-}
-
-export const MB = 1024 * 1024;
-
-function fmt(n: number | undefined, digits = 0): string {
-  return n === undefined || !Number.isFinite(n) ? '-' : n.toFixed(digits);
-}
-
-/** Latencies: whole ms from autocannon, µs-precise from wrk. */
-function ms(n: number | undefined): string {
-  if (n === undefined) return '-';
-  return n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2);
+export interface Summary {
+  readonly build: string;
+  readonly idleRssBytes?: number;
+  readonly peakRssRatio?: number;
+  readonly fanOut?: number;
+  readonly cpuMsPerNotification: Record<string, number>;
+  readonly rps: Record<string, number>;
 }
 
 export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
+  const mid = sorted.length >> 1;
   return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
-export function formatTable(results: readonly ScenarioResult[]): string {
-  const header = ['scenario', 'req/s', 'devices/s', '% ceiling', 'p50 ms', 'p99 ms', 'max ms', 'non-2xx', 'errors', 'peak RSS MB', 'start-up ms'];
-  const rows = results.map((r) =>
-    r.error
-      ? [r.name, `failed: ${r.error.split('\n')[0]?.slice(0, 100)}`]
-      : [
-          r.name + (r.profile ? ' (profiled)' : ''),
-          fmt(r.rps),
-          fmt(r.devicesPerS),
-          r.target === 'ceiling' ? '100' : fmt(r.pctOfCeiling, 1),
-          ms(r.load?.latencyMs.p50),
-          ms(r.load?.latencyMs.p99),
-          ms(r.load?.latencyMs.max),
-          fmt(r.load?.non2xx),
-          fmt(r.load?.errors),
-          fmt(r.peakRssBytes !== undefined ? r.peakRssBytes / MB : undefined, 1),
-          fmt(r.startupMs),
-        ],
-  );
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.filter((row) => row.length > 2).map((row) => (row[i] ?? '').length)));
-  const line = (cells: readonly string[]) =>
-    cells.length === 2
-      ? `${(cells[0] ?? '').padEnd(widths[0] as number)}  ${cells[1]}`
-      : cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i] as number) : cell.padStart(widths[i] as number))).join('  ');
-  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+/** Least-squares slope of RSS against time, MiB per minute, over the samples from `fromS` on. */
+export function slopeMiBPerMin(points: Soak['trajectory'], fromS: number): number {
+  const xs = points.filter((p) => p.tS >= fromS);
+  if (xs.length < 2) return Number.NaN;
+  const mt = xs.reduce((s, p) => s + p.tS, 0) / xs.length;
+  const mr = xs.reduce((s, p) => s + p.rssBytes, 0) / xs.length;
+  const num = xs.reduce((s, p) => s + (p.tS - mt) * (p.rssBytes - mr), 0);
+  const den = xs.reduce((s, p) => s + (p.tS - mt) ** 2, 0);
+  return ((num / den) * 60) / MiB;
 }
 
-/**
- * CPU milliseconds the target (Herald, or the ceiling server) spent per answered request:
- * steadier than req/s on a shared machine, where other processes take turns on the cores.
- */
-export function cpuMsPerRequest(r: ScenarioResult): number | undefined {
-  const pct = r.cpu?.[r.target];
-  return pct !== undefined && r.rps ? (pct / 100) * (1000 / r.rps) : undefined;
+function medianOf(rows: readonly Row[], scenario: string, pick: (r: Row) => number): number | undefined {
+  const values = rows.filter((r) => r.scenario === scenario).map(pick);
+  return values.length ? median(values) : undefined;
 }
 
-export function formatCpuTable(results: readonly ScenarioResult[]): string {
-  const columns = ['herald', 'ceiling', 'mocks', 'loader', 'bench', 'other', 'machine'] as const;
-  const present = columns.filter((c) => results.some((r) => r.cpu?.[c] !== undefined));
-  const header = ['scenario', ...present, 'target CPU ms/req'];
-  const rows = results.filter((r) => r.cpu).map((r) => [r.name, ...present.map((c) => fmt(r.cpu?.[c])), fmt(cpuMsPerRequest(r), 3)]);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
-  const line = (cells: readonly string[]) => cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i] as number) : cell.padStart(widths[i] as number))).join('  ');
-  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
-}
-
-/** Herald's CPU per request and p99 the 1-device APNs and FCM scenarios may take (issue 9). */
-const ONE_DEVICE_CPU_MS = 0.4;
-const ONE_DEVICE_P99_MS = 50;
-/** Over the mock's own round trip, what Herald may add to p99 at one connection (issue 12). */
-const LATENCY_ALLOWANCE_MS = 2;
-
-/** The targets the project holds (issues 9 and 12, start-up from issue 6) against this run's numbers. */
-/** A target's result in this run, or why it was not measured. */
-type Judged = { readonly measured: string; readonly pass: boolean; readonly note?: string } | { readonly missing: string };
-
-export function evaluateTargets(
-  results: readonly ScenarioResult[],
-  startup: BenchReport['startup'],
-  soak: SoakResult | undefined,
-  storeMemory: StoreMemoryResult | undefined,
-  idleRss: IdleRssResult | undefined,
-): TargetResult[] {
-  const get = (name: ScenarioName) => results.find((r) => r.name === name && !r.error && r.load);
-  const targets: TargetResult[] = [];
-  const judge = (name: string, target: string, judged: Judged): void => {
-    targets.push('missing' in judged ? { name, target, measured: `not measured (${judged.missing})` } : { name, target, ...judged });
+/** A build's figures: medians over its rounds; the bare server's rows are shared by every build. */
+export function summarize(build: string, rows: readonly Row[], idle: readonly number[]): Summary {
+  const own = rows.filter((r) => r.build === build);
+  const bare = rows.filter((r) => r.scenario === 'bare');
+  const barePeak = medianOf(bare, 'bare', (r) => r.peakRssBytes);
+  const sustainedPeaks = SUSTAINED.map((s) => medianOf(own, s, (r) => r.peakRssBytes)).filter((v) => v !== undefined);
+  const apns = medianOf(own, 'apns', (r) => r.load.rps);
+  const apns20 = medianOf(own, 'apns20', (r) => r.load.rps * r.devices);
+  const names = [...new Set(own.map((r) => r.scenario))];
+  return {
+    build,
+    ...(idle.length ? { idleRssBytes: median(idle) } : {}),
+    ...(barePeak && sustainedPeaks.length ? { peakRssRatio: Math.max(...sustainedPeaks) / barePeak } : {}),
+    ...(apns && apns20 ? { fanOut: apns20 / apns } : {}),
+    cpuMsPerNotification: Object.fromEntries(names.map((n) => [n, medianOf(own, n, (r) => r.cpuMsPerReq) as number])),
+    rps: Object.fromEntries(names.map((n) => [n, medianOf(own, n, (r) => r.load.rps) as number])),
   };
+}
 
-  const ceiling = get('ceiling');
-  const noop = get('noop');
-  const pct = noop?.pctOfCeiling;
-  judge(
-    'issue 9: noop throughput',
-    '≥ 15 % of ceiling',
-    pct !== undefined && ceiling
-      ? {
-          measured: `${pct.toFixed(1)} % (${fmt(noop?.rps)} of ${fmt(ceiling.rps)} req/s)`,
-          pass: pct >= 15,
-          note: pct >= 15 ? `${(pct / 15).toFixed(2)}× the target` : `short by ${(15 - pct).toFixed(1)} points: needs ${((15 / pct - 1) * 100).toFixed(0)} % more req/s`,
-        }
-      : { missing: 'needs ceiling and noop' },
+function table(header: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  return [header, ...rows].map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number))).join('  ')).join('\n');
+}
+
+export function formatRows(rows: readonly Row[]): string {
+  return table(
+    ['build', 'scenario', 'round', 'req/s', 'devices/s', 'p50 ms', 'p99 ms', 'failed', 'CPU ms/req', 'peak RSS MiB', 'start ms', 'load'],
+    rows.map((r) => [
+      r.build,
+      r.scenario,
+      String(r.round + 1),
+      r.load.rps.toFixed(0),
+      (r.load.rps * r.devices).toFixed(0),
+      r.load.latencyMs.p50.toFixed(2),
+      r.load.latencyMs.p99.toFixed(2),
+      String(r.load.failed),
+      r.cpuMsPerReq.toFixed(3),
+      (r.peakRssBytes / MiB).toFixed(1),
+      r.startupMs === undefined ? '-' : r.startupMs.toFixed(0),
+      r.loadAvg.toFixed(2),
+    ]),
   );
+}
 
-  const oneDevice = (name: ScenarioName): Judged => {
-    const r = get(name);
-    const cpuMs = r ? cpuMsPerRequest(r) : undefined;
-    if (!r?.load || cpuMs === undefined) return { missing: `needs ${name}` };
-    const { p99 } = r.load.latencyMs;
-    const bad = r.load.non2xx + r.load.errors;
-    const short: string[] = [];
-    if (cpuMs > ONE_DEVICE_CPU_MS) short.push(`CPU ${(cpuMs / ONE_DEVICE_CPU_MS).toFixed(2)}× the limit`);
-    if (p99 > ONE_DEVICE_P99_MS) short.push(`p99 ${(p99 / ONE_DEVICE_P99_MS).toFixed(2)}× the limit`);
-    if (bad > 0) short.push(`${bad} failed requests`);
-    return {
-      measured: `${cpuMs.toFixed(3)} ms/req, p99 ${ms(p99)} ms, ${r.load.non2xx} non-2xx, ${r.load.errors} socket errors`,
-      pass: short.length === 0,
-      ...(short.length > 0 ? { note: short.join(', ') } : {}),
-    };
-  };
-  const oneDeviceTarget = `Herald CPU ≤ ${ONE_DEVICE_CPU_MS} ms/req, p99 ≤ ${ONE_DEVICE_P99_MS} ms, 0 non-2xx`;
-  judge('issue 9: APNs 1 device', oneDeviceTarget, oneDevice('apns'));
-  judge('issue 9: FCM 1 device', oneDeviceTarget, oneDevice('fcm'));
+const verdict = (ok: boolean | undefined): string => (ok === undefined ? 'n/a' : ok ? 'PASS' : 'FAIL');
 
-  const apns = get('apns');
-  const apns20 = get('apns20');
-  judge(
-    'issue 12: fan-out, apns20 devices/s vs apns req/s',
-    '≥ 4×, 0 non-2xx',
-    apns20?.devicesPerS !== undefined && apns?.rps
-      ? {
-          measured: `${(apns20.devicesPerS / apns.rps).toFixed(1)}× (${fmt(apns20.devicesPerS)} devices/s vs ${fmt(apns.rps)} req/s), ${apns20.load?.non2xx ?? 0} non-2xx`,
-          pass: apns20.devicesPerS / apns.rps >= 4 && (apns20.load?.non2xx ?? 0) + (apns20.load?.errors ?? 0) === 0,
-        }
-      : { missing: 'needs apns20 and apns' },
-  );
-
-  judge(
-    'issue 12: memory store, bytes per entry',
-    `≤ 150 at ${storeMemory?.entries ?? 100_000} entries`,
-    storeMemory
-      ? {
-          measured: `${storeMemory.bytesPerEntry.toFixed(1)} (V8 heap ${storeMemory.heapBytesPerEntry.toFixed(1)}, the rest typed arrays)`,
-          pass: storeMemory.bytesPerEntry <= 150,
-        }
-      : { missing: 'the store measurement failed' },
-  );
-
-  const peaks: Array<{ name: string; bytes: number }> = results
-    .filter((r) => r.target === 'herald' && r.peakRssBytes !== undefined)
-    .map((r) => ({ name: r.name, bytes: r.peakRssBytes as number }));
-  if (soak) peaks.push({ name: `soak (${soak.scenario})`, bytes: soak.peakRssBytes });
-  const worst = peaks.length > 0 ? peaks.reduce((a, b) => (b.bytes > a.bytes ? b : a)) : undefined;
-  judge(
-    'issue 12: peak RSS over the run',
-    '≤ 150 MB',
-    worst
-      ? {
-          measured: `${(worst.bytes / MB).toFixed(1)} MB (${worst.name}, the highest of ${peaks.length} Herald runs)`,
-          pass: worst.bytes <= 150 * MB,
-          ...(soak ? {} : { note: 'the leak check did not run (--soak 0): scenarios only' }),
-        }
-      : { missing: 'no Herald scenario ran' },
-  );
-
-  judge(
-    'issue 12: idle RSS on config.sample.yaml',
-    '≤ 80 MB',
-    idleRss
-      ? {
-          measured: `${(idleRss.medianBytes / MB).toFixed(1)} MB (${Math.round(idleRss.medianBytes / 1024)} kB; median of ${idleRss.samplesBytes.length} starts, ${(idleRss.idleMs / 1000).toFixed(0)} s idle)`,
-          pass: idleRss.medianBytes <= 80 * MB,
-        }
-      : { missing: 'no Herald scenario ran, or the idle starts failed' },
-  );
-
-  const oneConn = get('apns_1conn');
-  const rtt = oneConn?.mockRoundTrip;
-  let latency: Judged;
-  if (oneConn?.load && rtt) {
-    const { p50, p99 } = oneConn.load.latencyMs;
-    const limit = rtt.p99 + LATENCY_ALLOWANCE_MS;
-    const notes: string[] = [];
-    if (p99 > limit) notes.push(`${ms(p99 - limit)} ms over`);
-    // Not part of the target, but a p99 of failed requests means little.
-    if (oneConn.load.non2xx + oneConn.load.errors > 0) notes.push(`${oneConn.load.non2xx} non-2xx, ${oneConn.load.errors} socket errors in apns_1conn`);
-    latency = {
-      measured: `apns_1conn p50 ${ms(p50)} ms, p99 ${ms(p99)} ms; mock round trip (node-apn, ${rtt.n} sequential sends) p50 ${ms(rtt.p50)} ms, p99 ${ms(rtt.p99)} ms → limit ${ms(limit)} ms`,
-      pass: p99 <= limit,
-      ...(notes.length > 0 ? { note: notes.join('; ') } : {}),
-    };
-  } else {
-    latency = { missing: oneConn?.mockRoundTripError ? `the mock round trip failed: ${oneConn.mockRoundTripError.split('\n')[0]?.slice(0, 120)}` : 'needs apns_1conn' };
+/** Each build's figures against the targets; later builds also as a ratio to the first. */
+export function formatSummaries(summaries: readonly Summary[], soak?: Soak): string {
+  const lines: string[] = [];
+  const first = summaries[0];
+  for (const s of summaries) {
+    lines.push(`${s.build}:`);
+    if (s.idleRssBytes !== undefined) lines.push(`  idle RSS on config.sample.yaml: ${(s.idleRssBytes / MiB).toFixed(1)} MiB (target ≤ 70) ${verdict(s.idleRssBytes <= 70 * MiB)}`);
+    if (s.peakRssRatio !== undefined) lines.push(`  peak RSS over ${SUSTAINED.join(', ')} ÷ bare node:http's: ${s.peakRssRatio.toFixed(2)}× (target ≤ 1.6) ${verdict(s.peakRssRatio <= 1.6)}`);
+    if (s.fanOut !== undefined) lines.push(`  fan-out, apns20 devices/s ÷ apns req/s: ${s.fanOut.toFixed(2)}× (target ≥ 4) ${verdict(s.fanOut >= 4)}`);
+    for (const [name, cpu] of Object.entries(s.cpuMsPerNotification)) {
+      const vs = first && s !== first && first.cpuMsPerNotification[name] ? `; vs ${first.build}: CPU ${pct(cpu, first.cpuMsPerNotification[name])}, req/s ${pct(s.rps[name] as number, first.rps[name] as number)}` : '';
+      lines.push(`  ${name}: ${cpu.toFixed(3)} CPU ms per notification, ${(s.rps[name] as number).toFixed(0)} req/s${vs}`);
+    }
   }
-  judge('issue 12: APNs p99 at 1 connection', `p99 ≤ mock round trip p99 + ${LATENCY_ALLOWANCE_MS} ms`, latency);
-
-  judge(
-    'start-up to first served request',
-    '≤ 1000 ms',
-    startup
-      ? {
-          measured: `median ${startup.medianMs.toFixed(0)} ms, max ${startup.maxMs.toFixed(0)} ms over ${startup.samplesMs.length} starts`,
-          pass: startup.medianMs <= 1000,
-          ...(startup.maxMs > 1000 && startup.medianMs <= 1000 ? { note: 'some starts were slower (other load on the machine?)' } : {}),
-        }
-      : { missing: 'no Herald scenario ran' },
-  );
-  return targets;
+  if (soak) {
+    lines.push(
+      `soak (${soak.build}, mixed2 at ${soak.rate.toFixed(0)} req/s = half of ${soak.maxRate.toFixed(0)}, ${soak.load.durationS.toFixed(0)} s, ${soak.load.failed} failed): ` +
+        `RSS slope after ${soak.fromS} s ${soak.slopeMiBPerMin.toFixed(2)} MiB/min (target < 1) ${verdict(soak.slopeMiBPerMin < 1)}`,
+      `  RSS every 5 s, MiB: ${soak.trajectory.map((p) => (p.rssBytes / MiB).toFixed(0)).join(' ')}`,
+    );
+  }
+  return lines.join('\n');
 }
 
-export function formatTargets(targets: readonly TargetResult[]): string {
-  const width = Math.max(...targets.map((t) => t.name.length));
-  return targets
-    .map((t) => {
-      const verdict = t.pass === undefined ? 'n/a ' : t.pass ? 'PASS' : 'FAIL';
-      return `${verdict}  ${t.name.padEnd(width)}  target ${t.target}; measured ${t.measured}${t.note ? `; ${t.note}` : ''}`;
-    })
-    .join('\n');
+function pct(value: number, reference: number | undefined): string {
+  if (!reference) return 'n/a';
+  const d = (100 * (value - reference)) / reference;
+  return `${d >= 0 ? '+' : ''}${d.toFixed(1)} %`;
 }

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 
 /**
  * The benchmark scenarios and the notify bodies they send. Bodies are shaped like
- * Synapse's (push-gateway-facts §2): full format with the legacy `id`, or event_id_only.
+ * Synapse's (see the Matrix push gateway API, "POST /_matrix/push/v1/notify"): full format with the legacy `id`, or event_id_only.
  * Each body is a template whose `EVENT_ID` placeholder is replaced by a fresh event id
  * for every request, so Herald's de-duplication never short-cuts the upstream.
  */
@@ -14,28 +14,19 @@ export const APP_NOOP = 'bench.noop';
 export const APP_APNS = 'bench.apns';
 export const APP_FCM = 'bench.fcm';
 
-export type ScenarioName = 'ceiling' | 'noop' | 'apns' | 'apns_1conn' | 'fcm' | 'apns20' | 'mixed20' | 'event_id_only' | 'noop_info' | 'noop_traced';
-
 export interface Scenario {
-  readonly name: ScenarioName;
+  readonly name: string;
   readonly description: string;
   /** The bare node:http reference server, or Herald. */
-  readonly target: 'ceiling' | 'herald';
+  readonly target: 'bare' | 'herald';
   /** Devices per notification. */
   readonly devices: number;
-  /** Herald's log.level for this scenario (the bench runs at warn unless told otherwise). */
-  readonly logLevel?: 'info';
-  /** The load generator's connections for this scenario, whatever --connections says. */
-  readonly connections?: number;
-  /**
-   * Measure the APNs mock's own round trip (node-apn, one request at a time; bench/mock-rtt.ts)
-   * right before this scenario's measurement, for the latency target.
-   */
-  readonly mockRoundTrip?: boolean;
+  /** Merged into Herald's configuration for this scenario (e.g. a log level, a feature turned on). */
+  readonly config?: Record<string, unknown>;
   /** The request body, with EVENT_ID placeholders. */
   readonly body: string;
-  /** Herald traces every request (tracing on, sample_ratio 1), exporting to bench/otlp-sink.ts. */
-  readonly tracing?: boolean;
+  /** Herald traces every request (tracing on, sample_ratio 1), exporting to the mocks' OTLP sink. */
+  readonly traced?: boolean;
 }
 
 /** A device as Element iOS registers it: a 32-byte APNs token, base64. */
@@ -90,32 +81,32 @@ function mixed(count: number): Array<Record<string, unknown>> {
   return devices;
 }
 
+/**
+ * Every scenario the bench knows, in the order it runs them. A new scenario is one more
+ * entry: its body, its device count and any configuration it turns on.
+ */
 export const SCENARIOS: readonly Scenario[] = [
-  { name: 'ceiling', description: 'bare node:http server: parse the JSON body, answer {"rejected":[]}', target: 'ceiling', devices: 1, body: fullBody([noopDevice()]) },
-  { name: 'noop', description: 'Herald, noop pushkin, 1 device (the gateway\'s own overhead)', target: 'herald', devices: 1, body: fullBody([noopDevice()]) },
-  { name: 'apns', description: 'Herald, APNs (HTTP/2 TLS mock, token auth), 1 device', target: 'herald', devices: 1, body: fullBody([apnsDevice(0)]) },
-  {
-    name: 'apns_1conn',
-    description: 'Herald, APNs, 1 device, 1 connection (latency against the mock\'s own round trip)',
-    target: 'herald',
-    devices: 1,
-    connections: 1,
-    mockRoundTrip: true,
-    body: fullBody([apnsDevice(0)]),
-  },
-  { name: 'fcm', description: 'Herald, FCM v1 (mock + OAuth; --fcm-tls: over TLS and HTTP/2), 1 device', target: 'herald', devices: 1, body: fullBody([fcmDevice(0)]) },
-  { name: 'apns20', description: 'Herald, APNs, 20 devices per notification (fan-out against one upstream)', target: 'herald', devices: 20, body: fullBody(Array.from({ length: 20 }, (_, i) => apnsDevice(i))) },
-  { name: 'mixed20', description: 'Herald, 20 devices: 10 APNs + 10 FCM', target: 'herald', devices: 20, body: fullBody(mixed(20)) },
+  { name: 'bare', description: 'bare node:http server: parse the JSON body, answer {"rejected":[]}', target: 'bare', devices: 1, body: fullBody([noopDevice()]) },
+  { name: 'noop', description: "noop pushkin, 1 device (the gateway's own overhead)", target: 'herald', devices: 1, body: fullBody([noopDevice()]) },
+  { name: 'apns', description: 'APNs (HTTP/2 TLS mock, token auth), 1 device', target: 'herald', devices: 1, body: fullBody([apnsDevice(0)]) },
+  { name: 'fcm', description: 'FCM v1 (mock + OAuth), 1 device', target: 'herald', devices: 1, body: fullBody([fcmDevice(0)]) },
+  { name: 'apns20', description: 'APNs, 20 devices per notification (fan-out)', target: 'herald', devices: 20, body: fullBody(Array.from({ length: 20 }, (_, i) => apnsDevice(i))) },
+  { name: 'mixed20', description: '20 devices: 10 APNs + 10 FCM', target: 'herald', devices: 20, body: fullBody(mixed(20)) },
+  { name: 'mixed2', description: '1 APNs + 1 FCM device (the soak\'s body)', target: 'herald', devices: 2, body: fullBody(mixed(2)) },
   {
     name: 'event_id_only',
-    description: 'Herald, FCM, 1 device, format event_id_only (as Element Android registers)',
+    description: 'FCM, 1 device, format event_id_only (as Element Android registers)',
     target: 'herald',
     devices: 1,
     body: eventIdOnlyBody([fcmDevice(0, { format: 'event_id_only' }, undefined)]),
   },
-  { name: 'noop_info', description: 'Herald, noop pushkin, 1 device, log.level info (access log on)', target: 'herald', devices: 1, logLevel: 'info', body: fullBody([noopDevice()]) },
-  { name: 'noop_traced', description: 'Herald, noop pushkin, 1 device, tracing on at sample_ratio 1 (OTLP/HTTP to a local sink)', target: 'herald', devices: 1, tracing: true, body: fullBody([noopDevice()]) },
+  { name: 'noop_traced', description: 'noop, 1 device, tracing on at sample_ratio 1 (OTLP/HTTP to a local sink)', target: 'herald', devices: 1, traced: true, body: fullBody([noopDevice()]) },
+  { name: 'apns_traced', description: 'APNs, 1 device, tracing on at sample_ratio 1 (OTLP/HTTP to a local sink)', target: 'herald', devices: 1, traced: true, body: fullBody([apnsDevice(0)]) },
+  { name: 'noop_info', description: 'noop, 1 device, log.level info (access log on)', target: 'herald', devices: 1, config: { log: { level: 'info' } }, body: fullBody([noopDevice()]) },
 ];
+
+/** The scenarios whose peak RSS is compared with the bare server's. */
+export const SUSTAINED = ['apns', 'fcm', 'apns20'];
 
 export function scenario(name: string): Scenario {
   const found = SCENARIOS.find((s) => s.name === name);

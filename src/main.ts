@@ -3,6 +3,10 @@
 import './node-version';
 import { EXIT_FAILED, EXIT_OK } from './cli/exit';
 import { ProcessSignals } from './cli/signals';
+import { applyV8Flags } from './cli/v8-flags';
+
+// Before anything else: this may replace the process with one running Herald's V8 settings.
+applyV8Flags();
 
 // Signals first: loading the CLI's modules takes a second or more, and a signal in that
 // time must not kill the process (a supervisor's stop, a reload from logrotate).

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Clock } from '../../src/util/clock';
-import { ApnsMock, type ApnsMockOptions } from './apns-mock';
-import { apnsTestPki, type ApnsTestPki } from './apns-pki';
+import { ApnsMock, type ApnsMockOptions } from '../upstreams/apns-mock';
+import { apnsTestPki, type ApnsTestPki } from '../upstreams/apns-pki';
 import { notifyBody, startGateway, type RunningGateway, type StartOptions } from './gateway';
 import { assertUpstreamNotifyResponse } from './upstream-schema';
 

@@ -1,7 +1,7 @@
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { tempDir } from './temp';
+import { tempDir } from '../upstreams/temp';
 
 const ROOT = join(__dirname, '..', '..');
 /** The built CLI, as installed (`npm test` builds first). */
@@ -94,6 +94,10 @@ export class HeraldProcess {
   async url(): Promise<string> {
     const ready = await this.waitFor('herald is ready');
     return `http://${(ready.listen as string[])[0]}`;
+  }
+
+  get pid(): number {
+    return this.child.pid as number;
   }
 
   signal(signal: NodeJS.Signals): void {

@@ -3,8 +3,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { createClient } from 'redis';
-import { unusedPort } from './ports';
-import { tempDir } from './temp';
+import { unusedPort } from '../upstreams/ports';
+import { tempDir } from '../upstreams/temp';
 
 /** Processes still running when the test process exits (mocha's `exit` skips later hooks). */
 const running = new Set<ChildProcess>();

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { MockAnswer } from '../helpers/apns-mock';
+import type { MockAnswer } from '../upstreams/apns-mock';
 import { APP, ApnsHarness, device, fastClock, notify, type Reply } from '../helpers/apns-harness';
 import { metric } from '../helpers/gateway';
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { APP, ApnsHarness, device, notify } from '../helpers/apns-harness';
-import { metric } from '../helpers/gateway';
+import { metric, notifyBody } from '../helpers/gateway';
 
 describe('APNs pushkin: delivery (against a mock APNs over HTTP/2 and TLS)', function () {
   this.timeout(30_000);
@@ -40,6 +40,27 @@ describe('APNs pushkin: delivery (against a mock APNs over HTTP/2 and TLS)', fun
       assert.equal(await metric(gw, 'sygnal_active_apns_requests', {}), 0);
       assert.equal(gw.logs.raw.includes(pushkey) || gw.logs.raw.includes(hex), false, 'no pushkey or token in the logs');
       assert.equal(gw.logs.raw.includes(String(request.headers.authorization).slice(7)), false, 'no provider token in the logs');
+    });
+
+    it('gives each device of one notification the payload its own pusher data and tweaks make', async () => {
+      const mock = await h.mock();
+      const gw = await h.gateway(h.tokenApp(mock));
+      const [a, b, c, d] = ['fan-a', 'fan-b', 'fan-c', 'fan-d'].map((name) => device(name));
+      const body = notifyBody({ event_id: '$fan-out:example.org' });
+      const template = (body.notification.devices as Array<Record<string, unknown>>)[0];
+      body.notification.devices = [
+        { ...template, app_id: APP, pushkey: a?.pushkey },
+        { ...template, app_id: APP, pushkey: b?.pushkey },
+        { ...template, app_id: APP, pushkey: c?.pushkey, tweaks: { sound: 'ping' } },
+        { ...template, app_id: APP, pushkey: d?.pushkey, data: { disable_badge_count: true } },
+      ];
+      const response = await fetch(`${gw.url}/_matrix/push/v1/notify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      assert.equal(response.status, 200);
+      const aps = (token: string | undefined) => (mock.requestsFor(token ?? '')[0]?.json as { aps: Record<string, unknown> } | undefined)?.aps;
+      assert.deepEqual([aps(a?.hex)?.sound, aps(a?.hex)?.badge], ['default', 3]);
+      assert.deepEqual(aps(b?.hex), aps(a?.hex));
+      assert.deepEqual([aps(c?.hex)?.sound, aps(c?.hex)?.badge], ['ping', 3]);
+      assert.deepEqual([aps(d?.hex)?.sound, aps(d?.hex)?.badge], ['default', undefined]);
     });
 
     it('sends priority 5 for prio low and 10 otherwise', async () => {

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { tempDir } from '../helpers/temp';
-import { apnsTestPki } from '../helpers/apns-pki';
+import { tempDir } from '../upstreams/temp';
+import { apnsTestPki } from '../upstreams/apns-pki';
 
 const ROOT = join(__dirname, '..', '..');
 /** The built CLI, as installed (`npm test` builds first). */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { HeraldProcess } from '../helpers/process';
-import { RedisServer } from '../helpers/redis-server';
+import { RedisServer } from '../upstreams/redis-server';
 
 describe('workers (node:cluster)', function () {
   // Three processes start at once; a busy shared machine makes that slow.

@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { configPath } from '../../src/cli/index';
 import { HeraldProcess } from '../helpers/process';
-import { tempDir } from '../helpers/temp';
+import { tempDir } from '../upstreams/temp';
 
 /**
  * Where the built herald reads its configuration: --config, then $HERALD_CONFIG, then

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { gcpMetadata } from 'google-auth-library';
 import { checkConfig } from '../../src/cli/check-config';
-import { FcmMock, noAmbientCredentials, testKeys } from '../helpers/fcm-mock';
-import { tempDir } from '../helpers/temp';
+import { FcmMock, noAmbientCredentials, testKeys } from '../upstreams/fcm-mock';
+import { tempDir } from '../upstreams/temp';
 
 const APP = 'com.example.android';
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { FcmMock, testKeys } from '../helpers/fcm-mock';
+import { FcmMock, testKeys } from '../upstreams/fcm-mock';
 import { metric, notifyBody, startGateway, type RunningGateway } from '../helpers/gateway';
 
 const APP = 'com.example.android';

@@ -3,8 +3,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import request from 'supertest';
 import { ApnsHarness, device } from '../helpers/apns-harness';
-import type { ApnsMock } from '../helpers/apns-mock';
-import { FcmMock, testKeys } from '../helpers/fcm-mock';
+import type { ApnsMock } from '../upstreams/apns-mock';
+import { FcmMock, testKeys } from '../upstreams/fcm-mock';
 import { startGateway, type RunningGateway } from '../helpers/gateway';
 import { assertUpstreamNotifyResponse } from '../helpers/upstream-schema';
 

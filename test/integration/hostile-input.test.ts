@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { ApnsHarness, APP as APNS_APP, device } from '../helpers/apns-harness';
-import type { ApnsMock } from '../helpers/apns-mock';
-import { FcmMock, testKeys } from '../helpers/fcm-mock';
+import type { ApnsMock } from '../upstreams/apns-mock';
+import { FcmMock, testKeys } from '../upstreams/fcm-mock';
 import { notifyBody, startGateway, type RunningGateway } from '../helpers/gateway';
 import { assertUpstreamNotifyResponse } from '../helpers/upstream-schema';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { HeraldProcess } from '../helpers/process';
-import { RedisServer } from '../helpers/redis-server';
+import { RedisServer } from '../upstreams/redis-server';
 
 /** Holds a port on 127.0.0.1, as another program would. */
 async function holdPort(): Promise<{ port: number; server: Server }> {

@@ -3,8 +3,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Metrics } from '../../src/metrics/metrics';
 import { ApnsHarness, device } from '../helpers/apns-harness';
-import type { ApnsMock } from '../helpers/apns-mock';
-import { FcmMock } from '../helpers/fcm-mock';
+import type { ApnsMock } from '../upstreams/apns-mock';
+import { FcmMock } from '../upstreams/fcm-mock';
 import { notifyBody, startGateway, type RunningGateway } from '../helpers/gateway';
 
 const APNS = 'com.example.ios';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { tempDir } from '../helpers/temp';
+import { tempDir } from '../upstreams/temp';
 
 const ROOT = join(__dirname, '..', '..');
 /** The built CLI, as installed (`npm test` builds first). */

@@ -8,7 +8,7 @@ import { EXIT_CONFIG } from '../../src/cli/exit';
 import { loadConfigText } from '../../src/config/config';
 import { BUILTIN_PUSHKIN_TYPES } from '../../src/pushkins/registry';
 import { EXIT_LISTEN_BUSY } from '../../src/util/listen';
-import { tempDir } from '../helpers/temp';
+import { tempDir } from '../upstreams/temp';
 
 const ROOT = join(__dirname, '..', '..');
 const run = promisify(execFile);

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
 import { ApnsHarness, device } from '../helpers/apns-harness';
-import type { ApnsMock } from '../helpers/apns-mock';
+import type { ApnsMock } from '../upstreams/apns-mock';
 import { ConnectProxy } from '../helpers/connect-proxy';
-import { FcmMock } from '../helpers/fcm-mock';
+import { FcmMock } from '../upstreams/fcm-mock';
 import { HeraldProcess } from '../helpers/process';
 
 const APNS_APP = 'com.example.ios';

@@ -4,7 +4,7 @@ import { RedisStore } from '../../src/store/redis';
 import { createLogger } from '../../src/util/log';
 import { ApnsHarness, device, notify } from '../helpers/apns-harness';
 import type { RunningGateway } from '../helpers/gateway';
-import { RedisServer } from '../helpers/redis-server';
+import { RedisServer } from '../upstreams/redis-server';
 
 /**
  * The cross-process claim when the first send does not deliver: two gateways in this process, each

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { APP, ApnsHarness, device } from '../helpers/apns-harness';
-import type { ApnsMock } from '../helpers/apns-mock';
+import type { ApnsMock } from '../upstreams/apns-mock';
 import { notifyBody } from '../helpers/gateway';
 import { HeraldProcess } from '../helpers/process';
 import { ask, RedisClusterGroup, RedisSentinelGroup, SENTINEL_MASTER, until, within } from '../helpers/redis-ha';

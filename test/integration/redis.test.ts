@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { APP, ApnsHarness, device } from '../helpers/apns-harness';
-import type { ApnsMock } from '../helpers/apns-mock';
+import type { ApnsMock } from '../upstreams/apns-mock';
 import { notifyBody } from '../helpers/gateway';
 import { HeraldProcess } from '../helpers/process';
-import { RedisServer } from '../helpers/redis-server';
+import { RedisServer } from '../upstreams/redis-server';
 
 /**
  * Herald's promises across processes: two instances (the built CLI) on their own ports,

@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ApnsHarness, device } from '../helpers/apns-harness';
-import type { ApnsMock } from '../helpers/apns-mock';
-import { FCM, FcmMock } from '../helpers/fcm-mock';
-import { unusedPort } from '../helpers/ports';
+import type { ApnsMock } from '../upstreams/apns-mock';
+import { FCM, FcmMock } from '../upstreams/fcm-mock';
+import { unusedPort } from '../upstreams/ports';
 import { runHerald } from '../helpers/process';
-import { tempDir } from '../helpers/temp';
+import { tempDir } from '../upstreams/temp';
 
 /** `herald send-test` against the APNs and FCM mocks: what the platform said, and what it means. */
 describe('herald send-test against the platforms', function () {

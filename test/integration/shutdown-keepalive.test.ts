@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { Agent, request } from 'node:http';
 import { HeraldProcess } from '../helpers/process';
-import { RedisServer } from '../helpers/redis-server';
+import { RedisServer } from '../upstreams/redis-server';
 
 const CLIENTS = 16;
 /** Requests per client at most (a bound: clients stop at their connection's last answer, soon after SIGTERM). */

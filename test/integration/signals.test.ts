@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { CAN_SEE_SIGNAL_HANDLERS, HeraldProcess } from '../helpers/process';
-import { RedisServer } from '../helpers/redis-server';
+import { RedisServer } from '../upstreams/redis-server';
 
 async function rejected(url: string, appId: string): Promise<string[]> {
   const response = await fetch(`${url}/_matrix/push/v1/notify`, {

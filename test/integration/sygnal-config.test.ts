@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ApnsHarness } from '../helpers/apns-harness';
-import { FcmMock } from '../helpers/fcm-mock';
+import { FcmMock } from '../upstreams/fcm-mock';
 import { newVapidKeyPair } from '../../src/pushkins/webpush/vapid';
 import { HeraldProcess } from '../helpers/process';
 import { SYGNAL_LOG_SETUP, SYGNAL_OPENTRACING } from '../helpers/sygnal-yaml';
-import { tempDir } from '../helpers/temp';
+import { tempDir } from '../upstreams/temp';
 
 /**
  * A sygnal.yaml as operators have them (Sygnal's sample layout: Python logging setup,

@@ -2,13 +2,13 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ApnsHarness, device } from '../helpers/apns-harness';
-import type { ApnsMock } from '../helpers/apns-mock';
+import type { ApnsMock } from '../upstreams/apns-mock';
 import { ConnectProxy } from '../helpers/connect-proxy';
-import { FcmMock } from '../helpers/fcm-mock';
+import { FcmMock } from '../upstreams/fcm-mock';
 import { notifyBody } from '../helpers/gateway';
 import { HeraldProcess } from '../helpers/process';
 import { SYGNAL_LOG_SETUP, SYGNAL_OPENTRACING } from '../helpers/sygnal-yaml';
-import { tempDir } from '../helpers/temp';
+import { tempDir } from '../upstreams/temp';
 
 /**
  * A sygnal.yaml using every key Sygnal reads (`sygnal.yaml.sample` and each pushkin's

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { APP, ApnsHarness, device as apnsDevice, fastClock } from '../helpers/apns-harness';
 import { notifyBody, startGateway, type RunningGateway } from '../helpers/gateway';
 import { OtlpReceiver, type ReceivedSpan } from '../helpers/otlp-receiver';
-import { unusedPort } from '../helpers/ports';
+import { unusedPort } from '../upstreams/ports';
 import { ScriptedPlatform } from '../helpers/scripted-pushkin';
 
 const NOTIFY = '/_matrix/push/v1/notify';

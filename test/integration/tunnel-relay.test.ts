@@ -7,7 +7,7 @@ import type { ApnsConfig } from '../../src/pushkins/apns/config';
 import { loadPemCertificate } from '../../src/pushkins/apns/credentials';
 import { providerOptions } from '../../src/pushkins/apns/provider';
 import { startTunnelRelay, type TunnelRelay } from '../../src/util/proxy';
-import { apnsTestPki } from '../helpers/apns-pki';
+import { apnsTestPki } from '../upstreams/apns-pki';
 import { ConnectProxy } from '../helpers/connect-proxy';
 
 /**

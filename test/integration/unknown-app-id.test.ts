@@ -9,7 +9,7 @@ import { BUILTIN_PUSHKIN_TYPES } from '../../src/pushkins/registry';
 import { createLogger } from '../../src/util/log';
 import { CapturedLogs, startGateway, type RunningGateway } from '../helpers/gateway';
 import { runHeraldSync } from '../helpers/process';
-import { tempDir } from '../helpers/temp';
+import { tempDir } from '../upstreams/temp';
 
 const APPS = `
 apps:

@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseVapidPrivateKey } from '../../src/pushkins/webpush/vapid';
-import { apnsTestPki } from '../helpers/apns-pki';
+import { apnsTestPki } from '../upstreams/apns-pki';
 import { runHerald, runHeraldSync } from '../helpers/process';
-import { tempDir } from '../helpers/temp';
-import { WebPushMock } from '../helpers/webpush-mock';
+import { tempDir } from '../upstreams/temp';
+import { WebPushMock } from '../upstreams/webpush-mock';
 
 describe('herald vapid-keys, check-config and send-test for a webpush app', function () {
   this.timeout(60_000);

@@ -9,11 +9,11 @@ import { newVapidKeyPair } from '../../src/pushkins/webpush/vapid';
 import { ConfigProblems, ConfigSection } from '../../src/config/section';
 import { systemClock } from '../../src/util/clock';
 import { createLogger } from '../../src/util/log';
-import { apnsTestPki } from '../helpers/apns-pki';
+import { apnsTestPki } from '../upstreams/apns-pki';
 import { metric, notifyBody, startGateway, type RunningGateway } from '../helpers/gateway';
-import { tempDir } from '../helpers/temp';
+import { tempDir } from '../upstreams/temp';
 import { assertUpstreamNotifyResponse } from '../helpers/upstream-schema';
-import { WebPushMock, type MockSubscription } from '../helpers/webpush-mock';
+import { WebPushMock, type MockSubscription } from '../upstreams/webpush-mock';
 import { ConnectProxy } from '../helpers/connect-proxy';
 
 const NOTIFY = '/_matrix/push/v1/notify';

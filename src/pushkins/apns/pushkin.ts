@@ -7,7 +7,7 @@ import type { DispatchContext, DispatchOutcome, Pushkin, PushkinEnv } from '../p
 import { DEFAULT_RETRY_POLICY, withRetries, type RetryPolicy } from '../retry';
 import type { ApnsConfig } from './config';
 import { verdictOf } from './outcome';
-import { buildPayload } from './payload';
+import { buildPayload, DISABLE_BADGE_KEYS, type PayloadResult } from './payload';
 import { ApnsTransport, providerOptions, type ApnsAnswer, type ApnsRequest } from './provider';
 import { RejectionGuard, SUSPECT_LIMIT } from './rejection-guard';
 import { deviceToken } from './token';
@@ -30,6 +30,8 @@ export class ApnsPushkin implements Pushkin {
   private readonly rejectionGuard = new RejectionGuard();
   private readonly maxPayloadBytes: number;
   private readonly statusCount: (status: number) => { inc(): void };
+  /** Payloads of the notifications being dispatched, by the device fields they depend on (payloadFor). */
+  private readonly payloads = new WeakMap<Notification, Map<string, PreparedPayload>>();
 
   private constructor(
     readonly name: string,
@@ -67,7 +69,7 @@ export class ApnsPushkin implements Pushkin {
       ctx.log.info({ problem: token.reason }, 'rejecting pushkey: it cannot be an APNs device token');
       return { kind: 'rejected', reason: `pushkey is not an APNs device token: ${token.reason}` };
     }
-    const built = buildPayload(notification, device, { sendBadgeCounts: this.config.sendBadgeCounts });
+    const { built, fitted } = this.payloadFor(notification, device);
     if (built.kind === 'invalid') {
       ctx.log.info({ problem: built.reason }, 'rejecting pushkey: its pusher data can never produce a payload');
       return { kind: 'rejected', reason: built.reason };
@@ -76,13 +78,12 @@ export class ApnsPushkin implements Pushkin {
       if (this.log.isLevelEnabled('debug')) ctx.log.debug({ why: built.reason }, 'nothing to send to APNs');
       return { kind: 'skipped', reason: built.reason };
     }
-    const fitted = truncatePayload(built.payload, this.maxPayloadBytes);
-    if (!fitted.ok) {
+    if (fitted === undefined || !fitted.ok) {
       ctx.log.error(
-        { format: built.format, bytes: fitted.bytes, limit: this.maxPayloadBytes },
+        { format: built.format, bytes: fitted?.bytes, limit: this.maxPayloadBytes },
         'APNs payload too large even with its alert text emptied (is the pusher\'s default_payload too big?); not sent',
       );
-      return { kind: 'failed', reason: `payload of ${fitted.bytes} bytes cannot fit APNs' ${this.maxPayloadBytes}-byte limit` };
+      return { kind: 'failed', reason: `payload of ${fitted?.bytes} bytes cannot fit APNs' ${this.maxPayloadBytes}-byte limit` };
     }
     if (fitted.truncated && this.log.isLevelEnabled('debug')) ctx.log.debug({ bytes: fitted.bytes, original_bytes: Buffer.byteLength(JSON.stringify(built.payload)) }, 'APNs payload truncated');
 
@@ -105,6 +106,27 @@ export class ApnsPushkin implements Pushkin {
         ctx.log.warn({ why: outcome.reason }, 'no time left to retry the APNs request; the homeserver will retry');
       },
     });
+  }
+
+  /**
+   * The payload for `device`, built and fitted once per notification for every device of
+   * this app whose pusher data shape it the same way (most of a fan-out): the payload
+   * depends on the notification and on only these three things of a device.
+   */
+  private payloadFor(notification: Notification, device: Device): PreparedPayload {
+    const key = JSON.stringify([device.data.default_payload ?? null, DISABLE_BADGE_KEYS.map((k) => device.data[k] === true), device.tweaks.sound ?? null]);
+    let prepared = this.payloads.get(notification);
+    if (prepared === undefined) {
+      prepared = new Map();
+      this.payloads.set(notification, prepared);
+    }
+    let entry = prepared.get(key);
+    if (entry === undefined) {
+      const built = buildPayload(notification, device, { sendBadgeCounts: this.config.sendBadgeCounts });
+      entry = { built, ...(built.kind === 'send' ? { fitted: truncatePayload(built.payload, this.maxPayloadBytes) } : {}) };
+      prepared.set(key, entry);
+    }
+    return entry;
   }
 
   async close(): Promise<void> {
@@ -139,6 +161,12 @@ export class ApnsPushkin implements Pushkin {
     if (this.log.isLevelEnabled(verdict.log.level)) ctx.log[verdict.log.level]({ ...verdict.log.fields, apns_id: answer.apnsId }, verdict.log.msg);
     return verdict.outcome;
   }
+}
+
+interface PreparedPayload {
+  readonly built: PayloadResult;
+  /** Present when `built` is to be sent. */
+  readonly fitted?: ReturnType<typeof truncatePayload>;
 }
 
 const APPLE_HOSTS = { production: 'https://api.push.apple.com', sandbox: 'https://api.sandbox.push.apple.com' } as const;

@@ -5,7 +5,7 @@ import { MemoryStore } from '../../../src/store/memory';
 import { RedisStore } from '../../../src/store/redis';
 import { deliveryKey, type PushStore } from '../../../src/store/store';
 import { createLogger } from '../../../src/util/log';
-import { RedisServer } from '../../helpers/redis-server';
+import { RedisServer } from '../../upstreams/redis-server';
 
 /**
  * The PushStore contract, one table of cases run against every backend. `first` and

@@ -6,7 +6,7 @@ import { RedisStore, type RedisStoreOptions } from '../../../src/store/redis';
 import { deliveryKey, rejectionKey } from '../../../src/store/store';
 import { createLogger } from '../../../src/util/log';
 import { CapturedLogs } from '../../helpers/gateway';
-import { RedisServer } from '../../helpers/redis-server';
+import { RedisServer } from '../../upstreams/redis-server';
 
 const HOLD_MS = 60_000;
 

@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { Agent, request } from 'undici';
 import { connectionFailureText } from '../../../src/util/error-text';
-import { apnsTestPki } from '../../helpers/apns-pki';
+import { apnsTestPki } from '../../upstreams/apns-pki';
 
 /** What undici throws for a request to `origin` through `agent`. */
 async function failure(origin: string, agent: Agent): Promise<unknown> {

@@ -8,7 +8,7 @@ import type { ApnsConfig } from '../../../../src/pushkins/apns/config';
 import { checkCertificate, pushEnvironments } from '../../../../src/pushkins/apns/credentials';
 import { apnsPushkinType } from '../../../../src/pushkins/apns/type';
 import { BUILTIN_PUSHKIN_TYPES } from '../../../../src/pushkins/registry';
-import { apnsTestPki, type ApnsTestPki } from '../../../helpers/apns-pki';
+import { apnsTestPki, type ApnsTestPki } from '../../../upstreams/apns-pki';
 
 const APP = 'apps."com.example.ios"';
 

@@ -12,8 +12,8 @@ import { GoogleTransport } from '../../../../src/pushkins/fcm/google-transport';
 import { TokenError } from '../../../../src/pushkins/fcm/reasons';
 import { BUILTIN_PUSHKIN_TYPES } from '../../../../src/pushkins/registry';
 import { createLogger } from '../../../../src/util/log';
-import { FcmMock, noAmbientCredentials, testKeys, type Answer } from '../../../helpers/fcm-mock';
-import { tempDir } from '../../../helpers/temp';
+import { FcmMock, noAmbientCredentials, testKeys, type Answer } from '../../../upstreams/fcm-mock';
+import { tempDir } from '../../../upstreams/temp';
 
 const APP = 'com.example.android';
 const silent = createLogger('silent');

@@ -6,8 +6,8 @@ import { loadConfigText } from '../../../../src/config/config';
 import type { FcmConfig } from '../../../../src/pushkins/fcm/config';
 import { fcmPushkinType } from '../../../../src/pushkins/fcm/type';
 import { BUILTIN_PUSHKIN_TYPES } from '../../../../src/pushkins/registry';
-import { testKeys } from '../../../helpers/fcm-mock';
-import { tempDir } from '../../../helpers/temp';
+import { testKeys } from '../../../upstreams/fcm-mock';
+import { tempDir } from '../../../upstreams/temp';
 
 const APP = '"com.example.android"';
 

@@ -9,7 +9,7 @@ import { webPushPushkinType } from '../../../../src/pushkins/webpush/type';
 import { newVapidKeyPair, parseVapidPrivateKey } from '../../../../src/pushkins/webpush/vapid';
 import { BUILTIN_PUSHKIN_TYPES } from '../../../../src/pushkins/registry';
 import { configProblems } from '../../../helpers/config';
-import { tempDir } from '../../../helpers/temp';
+import { tempDir } from '../../../upstreams/temp';
 
 const APP = '"com.example.web"';
 
