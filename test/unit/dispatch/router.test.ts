@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { AppRouter, globsOverlap, globToRegExp } from '../../../src/dispatch/router';
 
 describe('dispatch/router', () => {
-  // The example of push-gateway-facts §3.
+  // Exact keys beside globs: an exact key wins, else exactly one glob must match.
   const router = new AppRouter<string>([
     ['com.example.apns', 'exact'],
     ['*.example.*', 'glob-star'],
