@@ -1,8 +1,8 @@
 /**
  * Routes an app_id to the configured app that serves it, as Sygnal does
  * (`Pushkin.handles_appid` in Sygnal's `sygnal/notifications.py`): an exact `apps` key
- * wins; otherwise every glob key that matches (`*` any run of characters, `?` one character, anchored, case-sensitive) is
- * collected, and exactly one must match.
+ * wins; otherwise every glob key that matches (`*` any run of characters, `?` one
+ * character, anchored, case-sensitive) is collected, and exactly one must match.
  */
 export type Route<T> =
   | { readonly kind: 'found'; readonly target: T }
