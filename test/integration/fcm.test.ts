@@ -327,6 +327,8 @@ describe('FCM HTTP v1 pushkin (against a mock FCM and token endpoint)', function
       assert.equal(reply.body.devices?.[0]?.outcome, 'retry');
       assert.equal(mock.sends.length, 0);
       assert.ok(mock.tokenRequests.length >= 2, 'retried');
+      assert.ok((await metric(g, 'herald_fcm_token_errors_total', { pushkin: APP, reason: 'unavailable' })) >= 1);
+      assert.equal(await metric(g, 'herald_fcm_token_errors_total', { pushkin: APP, reason: 'refused' }), 0);
     });
 
     it('token endpoint refusing the credentials (invalid_grant) is misconfiguration, not a rejection', async () => {
@@ -337,6 +339,8 @@ describe('FCM HTTP v1 pushkin (against a mock FCM and token endpoint)', function
       assert.deepEqual(reply.body.rejected, []);
       assert.equal(reply.body.devices?.[0]?.outcome, 'misconfigured');
       assert.equal(await metric(g, 'herald_configuration_errors_total', { pushkin: APP, reason: 'oauth_invalid_grant' }), 1);
+      assert.equal(await metric(g, 'herald_fcm_token_errors_total', { pushkin: APP, reason: 'refused' }), 1);
+      assert.equal(mock.sends.length, 0);
     });
   });
 
