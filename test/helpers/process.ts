@@ -92,8 +92,13 @@ export class HeraldProcess {
 
   /** The notify listener's base URL, once ready. */
   async url(): Promise<string> {
-    const ready = await this.waitFor('herald is ready');
-    return `http://${(ready.listen as string[])[0]}`;
+    return (await this.listening()).url;
+  }
+
+  /** The "herald is ready" line, with the notify listener's base URL and the metrics address it names. */
+  async listening(timeoutMs = 60_000): Promise<{ ready: Record<string, unknown>; url: string; metrics: string }> {
+    const ready = await this.waitFor('herald is ready', 0, timeoutMs);
+    return { ready, url: `http://${(ready.listen as string[])[0]}`, metrics: String(ready.metrics) };
   }
 
   get pid(): number {

@@ -24,9 +24,8 @@ describe('workers (node:cluster)', function () {
     const store = `store: {type: redis, url: "${redis.url}"}\n`;
     const herald = HeraldProcess.withConfig(`workers: 2\nhttp: {port: 0}\n${store}metrics: {prometheus: {enabled: true, port: 0}}\napps: {com.example.a: {type: noop}}\n`);
     try {
-      const ready = await herald.waitFor('herald is ready', 0, 50_000);
+      const { ready, url } = await herald.listening(50_000);
       assert.equal(ready.workers, 2);
-      const url = `http://${(ready.listen as string[])[0]}`;
       const send = async (appId: string) => {
         const response = await fetch(`${url}/_matrix/push/v1/notify`, {
           method: 'POST',

@@ -30,8 +30,8 @@ async function startHerald(processes: HeraldProcess[], store: Record<string, unk
   const herald = HeraldProcess.withConfig(JSON.stringify(config)); // JSON is YAML
   processes.push(herald);
   // Generous: several processes start at once on a busy machine.
-  const ready = await herald.waitFor('herald is ready', 0, 60_000);
-  return { herald, url: `http://${(ready.listen as string[])[0]}`, metrics: String(ready.metrics) };
+  const { url, metrics } = await herald.listening(60_000);
+  return { herald, url, metrics };
 }
 
 async function notify(url: string, eventId: string, pushkey: string): Promise<{ status: number; rejected: string[] }> {

@@ -47,8 +47,8 @@ describe('shared store in Redis (several instances, several workers)', function 
     const herald = HeraldProcess.withConfig(JSON.stringify(config)); // JSON is YAML
     processes.push(herald);
     // Generous: several processes start at once on a busy machine.
-    const ready = await herald.waitFor('herald is ready', 0, 50_000);
-    return { herald, url: `http://${(ready.listen as string[])[0]}`, metrics: String(ready.metrics) };
+    const { url, metrics } = await herald.listening(50_000);
+    return { herald, url, metrics };
   }
 
   async function notify(url: string, eventId: string, pushkey: string): Promise<{ status: number; rejected: string[] }> {
@@ -119,14 +119,13 @@ describe('shared store in Redis (several instances, several workers)', function 
       // The test CA signed the server's certificate; Node trusts it through this variable.
       const herald = HeraldProcess.withConfig(JSON.stringify(config), { NODE_EXTRA_CA_CERTS: h.pki.caFile });
       processes.push(herald);
-      const ready = await herald.waitFor('herald is ready', 0, 50_000);
-      const url = `http://${(ready.listen as string[])[0]}`;
+      const { url, metrics } = await herald.listening(50_000);
       assert.match(await (await fetch(`${url}/health`)).text(), HEALTHY);
       const phone = device('over-tls');
       assert.deepEqual(await notify(url, '$tls:example.org', phone.pushkey), { status: 200, rejected: [] });
       assert.deepEqual(await notify(url, '$tls:example.org', phone.pushkey), { status: 200, rejected: [] });
       assert.equal(mock.requestsFor(phone.hex).length, 1, 'de-duplicated through the TLS connection');
-      assert.match(await (await fetch(String(ready.metrics))).text(), /^herald_store_errors_total\{operation="connection"\} 0$/m);
+      assert.match(await (await fetch(metrics)).text(), /^herald_store_errors_total\{operation="connection"\} 0$/m);
     } finally {
       for (const herald of processes.splice(0)) assert.equal(await herald.stop(), 0, herald.stderr);
       await tlsRedis.stop();
