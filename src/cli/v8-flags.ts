@@ -32,10 +32,22 @@ export function flagsToAdd(defaults: readonly string[], nodeOptions: string | un
   return defaults.filter((flag) => !set.has(flagName(flag)));
 }
 
+/**
+ * The `herald` commands that answer and exit (buildCli's subcommands, help and version):
+ * they never carry load, so they are not worth a second process start. Listed here, not
+ * read from buildCli, because loading the CLI is what the re-exec must come before.
+ */
+export const ONE_SHOT_ARGS: ReadonlySet<string> = new Set(['check-config', 'send-test', 'hash-pushkey', 'vapid-keys', 'help', '--help', '-h', '--version', '-V']);
+
+/** Whether `args` (the command line after the script) start the gateway rather than a one-shot command. */
+export function startsGateway(args: readonly string[]): boolean {
+  return !args.some((arg) => ONE_SHOT_ARGS.has(arg));
+}
+
 /** Re-executes this process with HERALD_V8_FLAGS when it can and they are not in effect yet; returns otherwise. */
 export function applyV8Flags(): void {
   const execve = (process as { execve?: (file: string, args: string[], env: NodeJS.ProcessEnv) => never }).execve;
-  if (typeof execve !== 'function' || !isMainThread) return;
+  if (typeof execve !== 'function' || !isMainThread || !startsGateway(process.argv.slice(2))) return;
   const add = flagsToAdd(HERALD_V8_FLAGS, process.env.NODE_OPTIONS, process.execArgv);
   if (add.length === 0) return;
   // After the re-exec the flags are in process.execArgv, so this returns there.

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ONE_SHOT_ARGS } from '../../src/cli/v8-flags';
 import { tempDir } from '../upstreams/temp';
 import { apnsTestPki } from '../upstreams/apns-pki';
 
@@ -82,6 +83,13 @@ apps:
     const run = spawnSync(process.execPath, [HERALD_BIN, 'frobnicate'], { cwd: ROOT, encoding: 'utf8' });
     assert.equal(run.status, 1);
     assert.equal(run.stderr, "error: unknown command 'frobnicate' (commands: check-config, send-test, hash-pushkey, vapid-keys; see herald --help)\n");
+  });
+
+  it("knows every command as one-shot, so only serving re-executes with Herald's V8 settings", () => {
+    const run = spawnSync(process.execPath, [HERALD_BIN, 'frobnicate'], { cwd: ROOT, encoding: 'utf8' });
+    const commands = /\(commands: ([^;]+);/.exec(run.stderr)?.[1]?.split(', ') ?? [];
+    assert.ok(commands.length > 0, run.stderr);
+    for (const name of commands) assert.ok(ONE_SHOT_ARGS.has(name), `${name} is in ONE_SHOT_ARGS`);
   });
 
   it('refuses two globs that can match the same app_id, from check-config and at start-up, naming both keys', async () => {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { flagsToAdd } from '../../../src/cli/v8-flags';
+import { flagsToAdd, startsGateway } from '../../../src/cli/v8-flags';
 
 describe('cli/v8-flags', () => {
   const defaults = ['--max-semi-space-size=4', '--heap-growing-percent=100'];
@@ -15,4 +15,11 @@ describe('cli/v8-flags', () => {
   for (const [name, nodeOptions, execArgv, expected] of cases) {
     it(name, () => assert.deepEqual(flagsToAdd(defaults, nodeOptions, execArgv), expected));
   }
+
+  it('re-executes only to serve: the one-shot commands start once', () => {
+    assert.equal(startsGateway([]), true);
+    assert.equal(startsGateway(['--config', 'herald.yaml']), true);
+    assert.equal(startsGateway(['check-config', 'herald.yaml']), false);
+    assert.equal(startsGateway(['--version']), false);
+  });
 });
