@@ -111,7 +111,8 @@ export class ApnsPushkin implements Pushkin {
   /**
    * The payload for `device`, built and fitted once per notification for every device of
    * this app whose pusher data shape it the same way (most of a fan-out): the payload
-   * depends on the notification and on only these three things of a device.
+   * depends on the notification and on only these three things of a device (what
+   * buildPayload reads of it: a new one read there must join this key).
    */
   private payloadFor(notification: Notification, device: Device): PreparedPayload {
     const key = JSON.stringify([device.data.default_payload ?? null, DISABLE_BADGE_KEYS.map((k) => device.data[k] === true), device.tweaks.sound ?? null]);
